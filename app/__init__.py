@@ -1,0 +1,1 @@
+"""Capstan: a self-hosted deployment orchestrator for small teams."""

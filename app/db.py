@@ -1,0 +1,32 @@
+"""Database configuration and migrations (Aerich, one folder per dialect)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aerich import Command
+
+from app.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MODELS = ["app.models", "aerich.models"]
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    url = settings.database
+    if settings.dialect == "sqlite":
+        url += "?busy_timeout=10000"
+    return {
+        "connections": {"default": url},
+        "apps": {"models": {"models": MODELS, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(settings: Settings) -> list[str]:
+    """Apply every pending migration of the configured dialect; return the applied names."""
+    location = MIGRATIONS / settings.dialect
+    async with Command(tortoise_config(settings), app="models", location=str(location)) as cmd:
+        return list(await cmd.upgrade(run_in_transaction=True))

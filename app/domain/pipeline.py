@@ -1,0 +1,177 @@
+"""Project and pipeline specs: validation of what users send, and retry backoff."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from app.domain.status import Concurrency
+from app.errors import Invalid
+
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+STAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+GIT_REF = re.compile(r"^(?!-)[^\s~^:?*\[\\\x00-\x1f\x7f]{1,255}$")
+SHA = re.compile(r"^[0-9a-f]{40}$")
+
+BACKOFF_SECONDS = (1, 5, 25)
+DEFAULT_TIMEOUT = 3600
+MAX_TIMEOUT = 7 * 24 * 3600
+MAX_RETRIES = 10
+MAX_STAGES = 50
+
+EDITABLE = ("repo_url", "branch", "stages", "concurrency", "keep_releases", "on_rollback")
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSpec:
+    name: str
+    run: str | None = None
+    approval: bool = False
+    timeout: int = DEFAULT_TIMEOUT
+    retries: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.run is not None:
+            out.update(run=self.run, timeout=self.timeout, retries=self.retries)
+        if self.approval:
+            out["approval"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StageSpec:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+def backoff(attempt: int) -> int:
+    """Seconds to wait before attempt number `attempt + 1` (1 s, 5 s, then 25 s)."""
+    return BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1]
+
+
+def validate_name(name: object) -> str:
+    if not isinstance(name, str) or not PROJECT_NAME.match(name):
+        raise Invalid("name must match ^[a-z0-9][a-z0-9-]{0,62}$", field="name")
+    return name
+
+
+def validate_ref(ref: object, field: str = "ref") -> str:
+    if not isinstance(ref, str) or not GIT_REF.match(ref) or ".." in ref:
+        raise Invalid(f"{field} is not a valid git ref", field=field)
+    return ref
+
+
+def validate_project(data: object, *, create: bool) -> dict[str, Any]:
+    """Check a project body and return its cleaned fields.
+
+    With `create`, `name` and `stages` are required and defaults are filled in; otherwise
+    (PATCH) only the fields given are returned and `name` may not change.
+    """
+    if not isinstance(data, dict):
+        raise Invalid("the body must be a JSON object", field="body")
+    allowed = {"name", *EDITABLE}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+    out: dict[str, Any] = {}
+    if create:
+        out["name"] = validate_name(data.get("name"))
+    elif "name" in data:
+        raise Invalid("a project cannot be renamed", field="name")
+    checks = {
+        "repo_url": _repo_url,
+        "branch": lambda v: validate_ref(v, "branch"),
+        "stages": _stages,
+        "concurrency": _concurrency,
+        "keep_releases": _keep_releases,
+        "on_rollback": _on_rollback,
+    }
+    for key, check in checks.items():
+        if key in data:
+            out[key] = check(data[key])
+    if create:
+        if "stages" not in out:
+            raise Invalid("stages is required", field="stages")
+        out.setdefault("repo_url", None)
+        out.setdefault("branch", "main")
+        out.setdefault("concurrency", Concurrency.QUEUE.value)
+        out.setdefault("keep_releases", 5)
+        out.setdefault("on_rollback", None)
+    return out
+
+
+def _repo_url(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 2048 or value.startswith("-"):
+        raise Invalid("repo_url must be a git URL or a local path", field="repo_url")
+    if any(ch in value for ch in "\x00\n\r"):
+        raise Invalid("repo_url must be a git URL or a local path", field="repo_url")
+    return value
+
+
+def _concurrency(value: object) -> str:
+    try:
+        return Concurrency(value).value
+    except ValueError:
+        choices = ", ".join(c.value for c in Concurrency)
+        raise Invalid(f"concurrency must be one of: {choices}", field="concurrency") from None
+
+
+def _keep_releases(value: object) -> int:
+    if not _is_int(value) or not 1 <= value <= 1000:  # type: ignore[operator]
+        raise Invalid("keep_releases must be an integer from 1 to 1000", field="keep_releases")
+    return value  # type: ignore[return-value]
+
+
+def _on_rollback(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 65536:
+        raise Invalid("on_rollback must be a bash script", field="on_rollback")
+    return value
+
+
+def _stages(value: object) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not value:
+        raise Invalid("stages must be a non-empty list", field="stages")
+    if len(value) > MAX_STAGES:
+        raise Invalid(f"at most {MAX_STAGES} stages", field="stages")
+    specs = [_stage(i, item) for i, item in enumerate(value)]
+    names = [s.name for s in specs]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise Invalid(f"stage name {name!r} is used twice", field=f"stages[{i}].name")
+    return [s.to_json() for s in specs]
+
+
+def _stage(i: int, item: object) -> StageSpec:
+    where = f"stages[{i}]"
+    if not isinstance(item, dict):
+        raise Invalid("a stage must be an object", field=where)
+    unknown = sorted(set(item) - {"name", "run", "approval", "timeout", "retries"})
+    if unknown:
+        raise Invalid(f"unknown stage field {unknown[0]!r}", field=f"{where}.{unknown[0]}")
+    name = item.get("name")
+    if not isinstance(name, str) or not STAGE_NAME.match(name):
+        raise Invalid("stage name must match ^[a-z0-9][a-z0-9_-]{0,62}$", field=f"{where}.name")
+    run = item.get("run")
+    if run is not None and (not isinstance(run, str) or not run.strip() or len(run) > 65536):
+        raise Invalid("run must be a non-empty bash script", field=f"{where}.run")
+    approval = item.get("approval", False)
+    if not isinstance(approval, bool):
+        raise Invalid("approval must be true or false", field=f"{where}.approval")
+    if run is None and not approval:
+        raise Invalid("a stage needs run, approval, or both", field=where)
+    timeout = item.get("timeout", DEFAULT_TIMEOUT)
+    if not _is_int(timeout) or not 1 <= timeout <= MAX_TIMEOUT:
+        raise Invalid(f"timeout must be 1 to {MAX_TIMEOUT} seconds", field=f"{where}.timeout")
+    retries = item.get("retries", 0)
+    if not _is_int(retries) or not 0 <= retries <= MAX_RETRIES:
+        raise Invalid(f"retries must be 0 to {MAX_RETRIES}", field=f"{where}.retries")
+    return StageSpec(name=name, run=run, approval=approval, timeout=timeout, retries=retries)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,64 @@
+"""Deployment and stage statuses, and the transitions allowed between them."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Status(str, enum.Enum):
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    ROLLED_BACK = "ROLLED_BACK"
+
+
+TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.ROLLED_BACK})
+ACTIVE = frozenset({Status.PENDING, Status.IN_PROGRESS})
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),
+    Status.IN_PROGRESS: TERMINAL,
+    **{status: frozenset() for status in TERMINAL},
+}
+
+
+def can_transition(current: Status, new: Status) -> bool:
+    """Whether a deployment in `current` may move to `new`. Terminal states never change."""
+    return new in TRANSITIONS[current]
+
+
+class StageStatus(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+STAGE_DONE = frozenset(
+    {StageStatus.SUCCEEDED, StageStatus.FAILED, StageStatus.CANCELLED, StageStatus.SKIPPED}
+)
+
+
+class Kind(str, enum.Enum):
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+    REDEPLOY = "redeploy"
+
+
+class TriggerType(str, enum.Enum):
+    API = "api"
+    WEBHOOK = "webhook"
+    CLI = "cli"
+    UI = "ui"
+    ROLLBACK = "rollback"
+
+
+class Concurrency(str, enum.Enum):
+    QUEUE = "queue"
+    REJECT = "reject"
+    SUPERSEDE = "supersede"

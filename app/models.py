@@ -1,0 +1,89 @@
+"""Tortoise models: the database is the source of truth for every deployment.
+
+Two columns of `Deployment` carry the engine's guarantees:
+- `active_slot` holds the project's id while the deployment occupies the project (from the
+  moment it starts until its processes are gone). It is unique, so the database itself
+  refuses a second active deployment per project, whatever the number of workers.
+- `revision` is bumped by every change. Each write names the revision it read
+  (`UPDATE ... WHERE revision = <read>`), so it doubles as the fencing token of the lease:
+  a worker whose lease was taken over cannot change anything.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Project(Model):
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=63, unique=True)
+    repo_url = fields.TextField(null=True)
+    branch = fields.CharField(max_length=255, default="main")
+    stages = fields.JSONField()
+    concurrency = fields.CharField(max_length=16, default="queue")
+    keep_releases = fields.IntField(default=5)
+    on_rollback = fields.TextField(null=True)
+    webhook_secret = fields.TextField(description="AES-256-GCM ciphertext, never plaintext")
+    current_deployment_id = fields.UUIDField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "projects"
+
+
+class Deployment(Model):
+    seq = fields.BigIntField(primary_key=True)
+    id = fields.UUIDField(unique=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="deployments", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=16)
+    status = fields.CharField(max_length=16, db_index=True)
+    ref = fields.CharField(max_length=255, null=True)
+    commit = fields.CharField(max_length=64, null=True)
+    version = fields.CharField(max_length=255, null=True, description="the user's label")
+    pipeline = fields.JSONField(description="the stage specs, frozen at trigger time")
+    stages = fields.JSONField(description="per-stage status, attempt, exit code, times")
+    stage_index = fields.IntField(default=0)
+    trigger = fields.JSONField()
+    release = fields.CharField(max_length=255, null=True)
+    rollback_to = fields.UUIDField(null=True)
+    error = fields.TextField(null=True)
+    active_slot = fields.UUIDField(null=True, unique=True)
+    lease_holder = fields.CharField(max_length=128, null=True)
+    lease_expires = fields.DatetimeField(null=True)
+    revision = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    project_id: str
+
+    class Meta:
+        table = "deployments"
+        indexes = (("project_id", "status"),)
+
+
+class LogChunk(Model):
+    """A batch of log records with consecutive cursors `first_cursor..last_cursor`.
+
+    `kind` is `lines` (data: the lines joined by newlines) or `stage` (data: one JSON object).
+    Batching keeps a stage that prints a million lines at a few hundred rows.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    deployment: fields.ForeignKeyRelation[Deployment] = fields.ForeignKeyField(
+        "models.Deployment", related_name="log_chunks", on_delete=fields.CASCADE, to_field="id"
+    )
+    first_cursor = fields.BigIntField()
+    last_cursor = fields.BigIntField()
+    kind = fields.CharField(max_length=8)
+    data = fields.TextField()
+
+    deployment_id: str
+
+    class Meta:
+        table = "log_chunks"
+        unique_together = (("deployment_id", "first_cursor"),)
