@@ -11,6 +11,8 @@ Two columns of `Deployment` carry the engine's guarantees:
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -20,7 +22,7 @@ class Project(Model):
     name = fields.CharField(max_length=63, unique=True)
     repo_url = fields.TextField(null=True)
     branch = fields.CharField(max_length=255, default="main")
-    stages = fields.JSONField()
+    stages: list[dict[str, Any]] = fields.JSONField()
     concurrency = fields.CharField(max_length=16, default="queue")
     keep_releases = fields.IntField(default=5)
     on_rollback = fields.TextField(null=True)
@@ -44,10 +46,11 @@ class Deployment(Model):
     ref = fields.CharField(max_length=255, null=True)
     commit = fields.CharField(max_length=64, null=True)
     version = fields.CharField(max_length=255, null=True, description="the user's label")
-    pipeline = fields.JSONField(description="the stage specs, frozen at trigger time")
-    stages = fields.JSONField(description="per-stage status, attempt, exit code, times")
+    # The stage specs frozen at trigger time, and each stage's status, attempt, exit code, times.
+    pipeline: list[dict[str, Any]] = fields.JSONField()
+    stages: list[dict[str, Any]] = fields.JSONField()
     stage_index = fields.IntField(default=0)
-    trigger = fields.JSONField()
+    trigger: dict[str, Any] = fields.JSONField()
     release = fields.CharField(max_length=255, null=True)
     rollback_to = fields.UUIDField(null=True)
     error = fields.TextField(null=True)

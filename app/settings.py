@@ -13,6 +13,13 @@ from pathlib import Path
 
 from app.errors import ConfigError
 
+# The server's environment variables a stage process may see; nothing else of it reaches one.
+STAGE_ENV_ALLOWLIST = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE",
+    "TZ", "TMPDIR", "TERM", "SSH_AUTH_SOCK", "http_proxy", "https_proxy", "no_proxy",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+)  # fmt: skip
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -30,16 +37,23 @@ class Settings:
     log_level: str = "info"
     url: str = "http://127.0.0.1:8000"
     master_key: str = ""
+    base_env: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: {"PATH": "/usr/local/bin:/usr/bin:/bin"},
+        metadata={"env": False},
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from `CAPSTAN_*` keys of `env`; unknown keys are ignored."""
         values: dict[str, object] = {}
         for field in dataclasses.fields(cls):
+            if not field.metadata.get("env", True):
+                continue
             raw = env.get(f"CAPSTAN_{field.name.upper()}")
             if raw is None or raw == "":
                 continue
             values[field.name] = _parse(field.name, field.type, raw)
+        values["base_env"] = {k: env[k] for k in STAGE_ENV_ALLOWLIST if k in env}
         settings = cls(**values)  # type: ignore[arg-type]
         if "CAPSTAN_URL" not in env and ("port" in values or "host" in values):
             host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host

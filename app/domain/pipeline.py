@@ -113,7 +113,7 @@ def _repo_url(value: object) -> str | None:
 
 def _concurrency(value: object) -> str:
     try:
-        return Concurrency(value).value
+        return Concurrency(str(value)).value
     except ValueError:
         choices = ", ".join(c.value for c in Concurrency)
         raise Invalid(f"concurrency must be one of: {choices}", field="concurrency") from None

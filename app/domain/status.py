@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     PENDING = "PENDING"
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
@@ -29,7 +29,7 @@ def can_transition(current: Status, new: Status) -> bool:
     return new in TRANSITIONS[current]
 
 
-class StageStatus(str, enum.Enum):
+class StageStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -44,13 +44,13 @@ STAGE_DONE = frozenset(
 )
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     DEPLOY = "deploy"
     ROLLBACK = "rollback"
     REDEPLOY = "redeploy"
 
 
-class TriggerType(str, enum.Enum):
+class TriggerType(enum.StrEnum):
     API = "api"
     WEBHOOK = "webhook"
     CLI = "cli"
@@ -58,7 +58,7 @@ class TriggerType(str, enum.Enum):
     ROLLBACK = "rollback"
 
 
-class Concurrency(str, enum.Enum):
+class Concurrency(enum.StrEnum):
     QUEUE = "queue"
     REJECT = "reject"
     SUPERSEDE = "supersede"

@@ -1,0 +1,88 @@
+"""Log records and the splitter that turns a stage's raw output into lines.
+
+A deployment's log is a sequence of records numbered by a cursor from 1: output lines and
+stage events. Records travel and are stored in batches (`LogBatch`) of consecutive cursors.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import json
+from typing import Any
+
+MAX_LINE_CHARS = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class LogBatch:
+    """Records `first..last`: lines (`data` joined by newlines) or one stage event (JSON)."""
+
+    kind: str
+    first: int
+    last: int
+    data: str
+
+    def lines(self) -> list[str]:
+        return self.data.split("\n")
+
+    def event(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.data)
+        return value
+
+    def after(self, cursor: int) -> LogBatch | None:
+        """The part of this batch past `cursor`, or None when nothing is left."""
+        if self.last <= cursor:
+            return None
+        if self.first > cursor:
+            return self
+        rest = self.lines()[cursor - self.first + 1 :]
+        return LogBatch(self.kind, cursor + 1, self.last, "\n".join(rest))
+
+
+def stage_marker(event: dict[str, Any]) -> str:
+    """The plain-text line that opens a stage: `==> build (attempt 1)`."""
+    return f"==> {event['name']} (attempt {event['attempt']})"
+
+
+class LineSplitter:
+    """Bytes in, complete lines out.
+
+    Invalid UTF-8 becomes U+FFFD (also across read boundaries); `\\r\\n` ends a line; a bare
+    `\\r` rewrites the line as a terminal would, keeping the text after it; lines longer than
+    64 KiB characters are cut into pieces.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+
+    def feed(self, data: bytes) -> list[str]:
+        text = self._partial + self._decoder.decode(data)
+        lines = text.split("\n")
+        self._partial = lines.pop()
+        if len(self._partial) > MAX_LINE_CHARS:
+            whole = len(self._partial) // MAX_LINE_CHARS * MAX_LINE_CHARS
+            lines.append(self._partial[:whole])
+            self._partial = self._partial[whole:]
+        if "\r" not in text and len(text) <= MAX_LINE_CHARS:
+            return lines
+        return _clean(lines)
+
+    def close(self) -> list[str]:
+        rest = self._partial + self._decoder.decode(b"", final=True)
+        self._partial = ""
+        return _clean([rest]) if rest else []
+
+
+def _clean(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        if "\r" in line:
+            line = line.rstrip("\r")
+            line = line[line.rfind("\r") + 1 :]
+        if len(line) > MAX_LINE_CHARS:
+            out.extend(line[i : i + MAX_LINE_CHARS] for i in range(0, len(line), MAX_LINE_CHARS))
+        else:
+            out.append(line)
+    return out

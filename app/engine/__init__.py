@@ -1,0 +1,1 @@
+"""Runs deployments: leases, stage processes, releases, logs."""

@@ -1,0 +1,232 @@
+"""What people (and webhooks) do to deployments: trigger, approve, cancel, roll back.
+
+Each action writes the database first and enqueues second; a failed enqueue leaves the row for
+the reconciler, so an accepted trigger is never lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from app.domain.pipeline import validate_ref
+from app.domain.status import TERMINAL, Concurrency, Kind, StageStatus, Status
+from app.engine import releases
+from app.engine.runner import Engine, settle
+from app.engine.store import LeaseLost, now, save
+from app.errors import Conflict, Invalid, Throttled, Unavailable
+from app.logbus import done_batch, publish
+from app.models import Deployment, Project
+
+SAVE_ATTEMPTS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class NewDeployment:
+    kind: Kind
+    trigger: dict[str, Any]
+    ref: str | None = None
+    commit: str | None = None
+    version: str | None = None
+    release: str | None = None
+    rollback_to: uuid.UUID | None = None
+    pipeline: list[dict[str, Any]] | None = None
+
+
+def initial_stages(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": spec["name"],
+            "status": StageStatus.PENDING.value,
+            "attempt": 0,
+            "exit_code": None,
+            "started_at": None,
+            "finished_at": None,
+        }
+        for spec in pipeline
+    ]
+
+
+async def deploy(
+    engine: Engine,
+    project: Project,
+    trigger: dict[str, Any],
+    ref: str | None = None,
+    version: str | None = None,
+    commit: str | None = None,
+) -> Deployment:
+    """Trigger a deployment of `ref` (default: the project's branch) at its current commit."""
+    ref = validate_ref(ref) if ref is not None else project.branch
+    if version is not None and (not isinstance(version, str) or len(version) > 255):
+        raise Invalid("version must be a string of at most 255 characters", field="version")
+    if project.repo_url and commit is None:
+        try:
+            commit = await releases.resolve_ref(project.repo_url, ref, engine.settings.base_env)
+        except LookupError:
+            raise Invalid(f"ref {ref!r} not found in {project.repo_url}", field="ref") from None
+        except releases.GitError as exc:
+            raise Unavailable(f"git remote unavailable: {exc}", code="repo_unavailable") from None
+    new = NewDeployment(Kind.DEPLOY, trigger, ref=ref, commit=commit, version=version)
+    return await submit(engine, project, new)
+
+
+async def submit(engine: Engine, project: Project, new: NewDeployment) -> Deployment:
+    """Store a PENDING deployment under the project's concurrency policy, then enqueue it."""
+    pipeline = new.pipeline if new.pipeline is not None else project.stages
+    superseded: list[Deployment] = []
+    async with in_transaction():
+        # A write first: it locks the project row (PostgreSQL) or the database (SQLite), so
+        # concurrent triggers of one project take their turns through the checks below.
+        await Project.filter(id=project.id).update(keep_releases=F("keep_releases"))
+        waiting = await Deployment.filter(project_id=project.id, status=Status.PENDING.value)
+        if len(waiting) >= engine.settings.max_pending:
+            raise Throttled(
+                f"{len(waiting)} deployments already wait in {project.name}",
+                code="backlog_full",
+                headers={"Retry-After": "30"},
+            )
+        policy = Concurrency(project.concurrency)
+        if policy is Concurrency.REJECT and (
+            waiting
+            or await Deployment.filter(project_id=project.id, active_slot=project.id).exists()
+        ):
+            raise Conflict(f"a deployment of {project.name} is active", code="deployment_active")
+        dep = await Deployment.create(
+            id=uuid.uuid4(),
+            project_id=project.id,
+            kind=new.kind.value,
+            status=Status.PENDING.value,
+            ref=new.ref,
+            commit=new.commit,
+            version=new.version,
+            pipeline=pipeline,
+            stages=initial_stages(pipeline),
+            trigger=new.trigger,
+            release=new.release,
+            rollback_to=new.rollback_to,
+        )
+        if policy is Concurrency.SUPERSEDE:
+            for old in waiting:
+                await _end(old, Status.CANCELLED, f"superseded by deployment {dep.seq}")
+                superseded.append(old)
+    for old in superseded:
+        await publish(engine.redis, str(old.id), done_batch(0, old.status))
+    await engine.enqueue(dep)
+    return dep
+
+
+async def approve(engine: Engine, dep: Deployment, by: str) -> Deployment:
+    for _ in range(SAVE_ATTEMPTS):
+        stage = dep.stages[dep.stage_index] if dep.stage_index < len(dep.stages) else None
+        if (
+            dep.status != Status.IN_PROGRESS.value
+            or stage is None
+            or stage["status"] != StageStatus.AWAITING_APPROVAL.value
+            or stage.get("approved_by")
+        ):
+            raise Conflict("the deployment is not awaiting approval", code="not_awaiting_approval")
+        stages = [dict(s) for s in dep.stages]
+        stages[dep.stage_index].update(approved_by=by, approved_at=now().isoformat())
+        try:
+            await save(dep, stages=stages)
+        except LeaseLost:
+            dep = await Deployment.get(id=dep.id)
+            continue
+        await engine.enqueue(dep)
+        return dep
+    raise Conflict("the deployment is changing; try again", code="busy")
+
+
+async def stop(engine: Engine, dep: Deployment, status: Status, by: str) -> Deployment:
+    """Cancel (PENDING or IN_PROGRESS) or roll back (IN_PROGRESS) a deployment.
+
+    The status is final at once. A live runner notices within a second, stops the stage's
+    process group and frees the project; without one, the project is freed here.
+    """
+    verb = "cancelled" if status is Status.CANCELLED else "rolled back"
+    for _ in range(SAVE_ATTEMPTS):
+        if dep.status in {s.value for s in TERMINAL}:
+            raise Conflict(f"the deployment is already {dep.status}", code="already_finished")
+        if status is Status.ROLLED_BACK and dep.status != Status.IN_PROGRESS.value:
+            raise Conflict(
+                "only an IN_PROGRESS deployment can be rolled back", code="not_in_progress"
+            )
+        try:
+            await _end(dep, status, f"{verb} by {by}")
+        except LeaseLost:
+            dep = await Deployment.get(id=dep.id)
+            continue
+        await publish(engine.redis, str(dep.id), done_batch(0, dep.status))
+        if dep.lease_holder is None or (dep.lease_expires and dep.lease_expires < now()):
+            await settle(engine, dep)
+        return dep
+    raise Conflict("the deployment is changing; try again", code="busy")
+
+
+async def _end(dep: Deployment, status: Status, error: str) -> None:
+    stages = [dict(s) for s in dep.stages]
+    for stage in stages:
+        if stage["status"] in (StageStatus.RUNNING.value, StageStatus.AWAITING_APPROVAL.value):
+            stage.update(status=StageStatus.CANCELLED.value, finished_at=now().isoformat())
+        elif stage["status"] == StageStatus.PENDING.value:
+            stage["status"] = StageStatus.SKIPPED.value
+    await save(dep, status=status, error=error, finished_at=now(), stages=stages)
+
+
+async def rollback_project(
+    engine: Engine, project: Project, trigger: dict[str, Any], to: str | None
+) -> Deployment:
+    """Re-activate an earlier COMPLETED release (default: the one before `current`)."""
+    target = await _rollback_target(project, to)
+    project_dir = engine.settings.projects_dir / project.name
+    if not target.release or not (project_dir / target.release).is_dir():
+        raise Conflict(f"release {target.release} was pruned", code="release_missing")
+    pipeline = []
+    if project.on_rollback:
+        pipeline = [
+            {"name": "on_rollback", "run": project.on_rollback, "timeout": 3600, "retries": 0}
+        ]
+    new = NewDeployment(
+        Kind.ROLLBACK,
+        trigger,
+        ref=target.ref,
+        commit=target.commit,
+        version=target.version,
+        release=target.release,
+        rollback_to=target.id,
+        pipeline=pipeline,
+    )
+    return await submit(engine, project, new)
+
+
+async def _rollback_target(project: Project, to: str | None) -> Deployment:
+    completed = Deployment.filter(project_id=project.id, status=Status.COMPLETED.value)
+    if to is not None:
+        try:
+            target_id = uuid.UUID(str(to))
+        except ValueError:
+            raise Invalid("to must be a deployment id", field="to") from None
+        target = await completed.filter(id=target_id).first()
+        if target is None:
+            raise Invalid("to must name a COMPLETED deployment of this project", field="to")
+        return target
+    current = None
+    if project.current_deployment_id:
+        current = await Deployment.get_or_none(id=project.current_deployment_id)
+    if current is None or not current.release:
+        raise Conflict("nothing has been deployed yet", code="no_rollback_target")
+    built = await completed.filter(release=current.release).order_by("seq").first()
+    before = built.seq if built else current.seq
+    target = (
+        await completed.filter(seq__lt=before, kind__in=[Kind.DEPLOY.value, Kind.REDEPLOY.value])
+        .exclude(release=current.release)
+        .order_by("-seq")
+        .first()
+    )
+    if target is None:
+        raise Conflict("no earlier completed release to roll back to", code="no_rollback_target")
+    return target

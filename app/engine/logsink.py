@@ -1,0 +1,100 @@
+"""The writing end of a deployment's log: batch, store, then publish.
+
+Output is buffered and written as one `LogChunk` per flush (every 100 ms or 256 KiB), so a
+stage printing a million lines becomes a few hundred rows. Past `max_bytes` the log is cut
+with a marker line while the stage keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+
+from app.domain.logs import LineSplitter, LogBatch
+
+FLUSH_SECONDS = 0.1
+FLUSH_BYTES = 256 * 1024
+
+Store = Callable[[LogBatch], Awaitable[None]]
+
+
+class LogSink:
+    def __init__(
+        self, *, last_cursor: int, stored_bytes: int, max_bytes: int, store: Store
+    ) -> None:
+        self._cursor = last_cursor
+        self._bytes = stored_bytes
+        self._max_bytes = max_bytes
+        self._truncated = stored_bytes >= max_bytes
+        self._store = store
+        self._lines: list[str] = []
+        self._buffered = 0
+        self._splitter = LineSplitter()
+        self._lock = asyncio.Lock()
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LogSink:
+        self._ticker = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if exc[0] is None:
+            await self.flush()
+
+    async def write(self, data: bytes) -> None:
+        """Raw output of a stage process."""
+        self._add(self._splitter.feed(data))
+        if self._buffered >= FLUSH_BYTES:
+            await self.flush()
+
+    async def say(self, text: str) -> None:
+        """A line of Capstan's own, such as `[capstan] retrying in 5 s`."""
+        self._add(self._splitter.close())
+        self._add([f"[capstan] {text}"])
+
+    async def stage(self, name: str, status: str, attempt: int) -> None:
+        """A stage event; it closes any partial output line first."""
+        self._add(self._splitter.close())
+        event = json.dumps({"name": name, "status": status, "attempt": attempt})
+        async with self._lock:
+            await self._flush_lines()
+            await self._store(LogBatch("stage", self._cursor + 1, self._cursor + 1, event))
+            self._cursor += 1
+
+    async def flush(self) -> None:
+        async with self._lock:
+            await self._flush_lines()
+
+    def _add(self, lines: list[str]) -> None:
+        if self._truncated or not lines:
+            return
+        size = sum(map(len, lines)) + len(lines)
+        if self._bytes + self._buffered + size > self._max_bytes:
+            self._truncated = True
+            lines = [f"[capstan] log truncated at {self._max_bytes} bytes; the stage goes on"]
+            size = len(lines[0]) + 1
+        self._lines.extend(lines)
+        self._buffered += size
+
+    async def _flush_lines(self) -> None:
+        if not self._lines:
+            return
+        lines, size = self._lines, self._buffered
+        self._lines, self._buffered = [], 0
+        first = self._cursor + 1
+        await self._store(LogBatch("lines", first, first + len(lines) - 1, "\n".join(lines)))
+        self._cursor += len(lines)
+        self._bytes += size
+
+    async def _tick(self) -> None:
+        """Flush on a timer; a failed store ends the ticker (the runner sees it on its own)."""
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(FLUSH_SECONDS)
+                await self.flush()

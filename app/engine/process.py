@@ -1,0 +1,145 @@
+"""Stage processes: run a bash script in its own session and stop its whole process tree.
+
+Killing one pid leaves its children running; every stop here signals the process group
+(SIGTERM, a grace period, then SIGKILL). Processes also carry `CAPSTAN_DEPLOYMENT_ID` in their
+environment, so leftovers of a crashed server can be found and stopped on resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+READ_SIZE = 256 * 1024
+DRAIN_SECONDS = 5.0
+
+OnOutput = Callable[[bytes], Awaitable[None]]
+
+
+class StageTimeout(Exception):
+    """The stage ran longer than its `timeout`."""
+
+
+def bash(script: str) -> list[str]:
+    """The argv of a stage script: `bash -eo pipefail -c <script>`."""
+    return ["bash", "-eo", "pipefail", "-c", script]
+
+
+async def run(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    grace: float,
+    on_output: OnOutput,
+) -> int:
+    """Run `argv` in a new session; stream its merged stdout and stderr to `on_output`.
+
+    Returns the exit code (128 + signal number when killed by a signal). Raises StageTimeout
+    after `timeout` seconds and re-raises CancelledError; either way the process group is
+    stopped before this returns. Processes left in the group after the leader exits are
+    stopped too: a stage leaves nothing running behind it.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    reader = asyncio.create_task(_pump(proc.stdout, on_output))
+    waiter = asyncio.create_task(proc.wait())
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if reader.done() and reader.exception():
+                raise reader.exception()  # type: ignore[misc]
+            code = await waiter
+    except TimeoutError:
+        await _stop(proc.pid, grace, reader)
+        raise StageTimeout(f"timed out after {timeout:g} s") from None
+    except BaseException:
+        waiter.cancel()
+        await _stop(proc.pid, grace, reader)
+        raise
+    await _stop(proc.pid, grace, reader)
+    return code if code >= 0 else 128 - code
+
+
+async def _pump(stream: asyncio.StreamReader, on_output: OnOutput) -> None:
+    while data := await stream.read(READ_SIZE):
+        await on_output(data)
+
+
+async def _stop(pgid: int, grace: float, reader: asyncio.Task[None]) -> None:
+    """Stop what is left of the group, then let the reader drain what was written."""
+    await asyncio.shield(asyncio.to_thread(kill_group, pgid, grace))
+    await asyncio.wait({reader}, timeout=DRAIN_SECONDS)
+    reader.cancel()
+
+
+def kill_group(pgid: int, grace: float) -> bool:
+    """SIGTERM the process group, wait up to `grace` seconds, then SIGKILL it.
+
+    Returns whether any process of the group was still alive. Blocking: run it in a thread.
+    """
+    if not _signal_group(pgid, signal.SIGTERM):
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if not _group_alive(pgid):
+            return True
+    _signal_group(pgid, signal.SIGKILL)
+    return True
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is in the group."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+def find_orphans(deployment_id: str) -> set[int]:
+    """Process groups on this host whose processes belong to `deployment_id`'s stages."""
+    marker = f"CAPSTAN_DEPLOYMENT_ID={deployment_id}".encode()
+    groups: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                groups.add(os.getpgid(int(entry.name)))
+    return groups
+
+
+def kill_orphans(deployment_id: str, grace: float) -> int:
+    """Stop every leftover process group of the deployment; return how many were found."""
+    groups = find_orphans(deployment_id) - {os.getpgid(0)}
+    for pgid in groups:
+        kill_group(pgid, grace)
+    return len(groups)

@@ -1,0 +1,70 @@
+"""The safety net under the queue: the database says what must run, Redis may have forgotten.
+
+Every few seconds (and at start) each process looks for deployments that need a worker and
+enqueues them: the head of each idle project's queue, IN_PROGRESS deployments whose lease is
+free or expired (their worker died) unless they wait for approval, and finished deployments
+still holding their project's slot after their runner vanished. Enqueueing is idempotent
+(jobs are keyed by id and revision) and running is guarded by the database, so every
+deployment runs exactly once however often this fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from tortoise.expressions import Q
+
+from app.domain.status import TERMINAL, StageStatus, Status
+from app.engine import process
+from app.engine.runner import Engine, settle
+from app.engine.store import now
+from app.models import Deployment
+
+log = logging.getLogger("capstan.reconciler")
+
+
+async def reconcile(engine: Engine) -> int:
+    """One pass; returns how many deployments were enqueued or settled."""
+    lease_free = Q(lease_holder__isnull=True) | Q(lease_expires__lt=now())
+    count = 0
+    orphaned = await Deployment.filter(
+        lease_free, active_slot__isnull=False, status__in=[s.value for s in TERMINAL]
+    )
+    for dep in orphaned:
+        grace = engine.settings.kill_grace_seconds
+        await asyncio.to_thread(process.kill_orphans, str(dep.id), grace)
+        await settle(engine, dep)
+        count += 1
+    for dep in await Deployment.filter(lease_free, status=Status.IN_PROGRESS.value):
+        if not waits_for_approval(dep):
+            await engine.enqueue(dep)
+            count += 1
+    busy: set[object] = set(
+        await Deployment.filter(active_slot__isnull=False).values_list("project_id", flat=True)
+    )
+    for dep in await Deployment.filter(status=Status.PENDING.value).order_by("seq"):
+        if dep.project_id not in busy:
+            busy.add(dep.project_id)
+            await engine.enqueue(dep)
+            count += 1
+    return count
+
+
+def waits_for_approval(dep: Deployment) -> bool:
+    if dep.stage_index >= len(dep.stages):
+        return False
+    stage = dep.stages[dep.stage_index]
+    return bool(
+        stage["status"] == StageStatus.AWAITING_APPROVAL.value and not stage.get("approved_by")
+    )
+
+
+async def run_forever(engine: Engine) -> None:
+    """Reconcile at start and then every `reconcile_seconds`, surviving any failure."""
+    while True:
+        try:
+            await reconcile(engine)
+        except Exception as exc:
+            log.warning("reconcile failed", extra={"error": str(exc)})
+        await asyncio.sleep(engine.settings.reconcile_seconds)

@@ -1,0 +1,328 @@
+"""Runs deployments: the queue calls `advance`, which may run on any worker, any number of times.
+
+`advance` does what the deployment needs next: start it if it heads its project's queue and
+the project's slot is free, resume it if its lease is free or expired, or free the slot of a
+finished one. While a `Runner` works it renews its lease; when the row moves on without it
+(a cancel, a rollback, another worker), its next write fails, the stage's process group is
+stopped and the runner steps away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.domain.logs import LogBatch
+from app.domain.pipeline import StageSpec, backoff
+from app.domain.status import TERMINAL, Kind, StageStatus, Status
+from app.engine import process, releases, store
+from app.engine.logsink import LogSink
+from app.engine.store import LeaseLost, now
+from app.logbus import done_batch, publish
+from app.metrics import Metrics
+from app.models import Deployment, Project
+from app.settings import Settings
+
+log = logging.getLogger("capstan.runner")
+
+MAX_INTERRUPTIONS = 3
+
+Enqueue = Callable[[Deployment], Awaitable[object]]
+Touch = Callable[[], Awaitable[object]]
+
+
+@dataclasses.dataclass
+class Engine:
+    """What a runner needs from its process: settings, identity, Redis, and the queue."""
+
+    settings: Settings
+    holder: str
+    redis: Redis
+    enqueue: Enqueue
+    metrics: Metrics
+
+
+class Failed(Exception):
+    """The deployment cannot go on; the message becomes its `error`."""
+
+
+class Parked(Exception):
+    """The deployment waits at an approval gate; no worker holds it meanwhile."""
+
+
+async def advance(engine: Engine, deployment_id: str, touch: Touch | None = None) -> None:
+    """The queue job. Safe to run any number of times, on any worker, at any moment."""
+    dep = await Deployment.get_or_none(id=deployment_id)
+    if dep is None:
+        return
+    lease = engine.settings.lease_seconds
+    if dep.status == Status.PENDING.value:
+        head = await store.next_pending(dep.project_id)
+        if head is None or head.id != dep.id or not await store.claim(dep, engine.holder, lease):
+            return
+        engine.metrics.start_latency.observe((now() - dep.created_at).total_seconds())
+    elif dep.status == Status.IN_PROGRESS.value:
+        if not await store.acquire(dep, engine.holder, lease):
+            return
+    else:
+        await settle(engine, dep)
+        return
+    await Runner(engine, dep, touch).run()
+
+
+async def settle(engine: Engine, dep: Deployment) -> None:
+    """After a deployment ends and its processes are gone: free its slot, start the next."""
+    if await store.release_slot(dep):
+        await publish(engine.redis, str(dep.id), done_batch(0, dep.status))
+        upcoming = await store.next_pending(dep.project_id)
+        if upcoming is not None:
+            await engine.enqueue(upcoming)
+
+
+class Runner:
+    def __init__(self, engine: Engine, dep: Deployment, touch: Touch | None) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.dep = dep
+        self.touch = touch
+        self.lost = False
+        self.write_lock = asyncio.Lock()
+        self.stages: list[dict[str, Any]] = [dict(s) for s in dep.stages]
+        self.specs = [StageSpec.from_json(s) for s in dep.pipeline]
+
+    async def run(self) -> None:
+        project = await Project.get(id=self.dep.project_id)
+        self.project_dir = self.settings.projects_dir / project.name
+        last, size = await store.log_position(str(self.dep.id))
+        sink = LogSink(
+            last_cursor=last,
+            stored_bytes=size,
+            max_bytes=self.settings.max_log_bytes,
+            store=self._store_log,
+        )
+        task = asyncio.current_task()
+        assert task is not None
+        heartbeat = asyncio.create_task(self._heartbeat(task))
+        try:
+            async with sink:
+                self.sink = sink
+                await self._run(project)
+        except Parked:
+            pass
+        except Failed as exc:
+            await self._finish(Status.FAILED, str(exc))
+        except LeaseLost:
+            self.lost = True
+        except asyncio.CancelledError:
+            if not self.lost:
+                await self._step_away()
+                raise
+            task.uncancel()
+        finally:
+            heartbeat.cancel()
+        await self._settle()
+
+    async def _run(self, project: Project) -> None:
+        dep = self.dep
+        release_dir = await self._prepare_release(project)
+        if dep.kind == Kind.ROLLBACK.value and dep.release:
+            releases.activate(self.project_dir, dep.release)
+            await self.sink.say(f"current -> {dep.release}")
+        for index in range(dep.stage_index, len(self.specs)):
+            await self._stage(index, release_dir)
+        await self._complete(project)
+
+    async def _prepare_release(self, project: Project) -> Path:
+        dep = self.dep
+        assert dep.release is not None
+        if not (self.project_dir / dep.release).is_dir():
+            if dep.commit:
+                await self.sink.say(f"checking out {dep.commit} into {dep.release}")
+            source = releases.Source(project.repo_url, dep.commit, self.settings.base_env)
+            try:
+                await releases.prepare(self.project_dir, source, dep.release, self.sink.write)
+            except releases.GitError as exc:
+                await self.sink.say(f"checkout failed: {exc}")
+                raise Failed(f"checkout failed: {exc}") from None
+        return self.project_dir / dep.release
+
+    async def _stage(self, index: int, release_dir: Path) -> None:
+        spec, state = self.specs[index], self.stages[index]
+        if state["status"] == StageStatus.RUNNING.value:
+            await self._resume_interrupted(index)
+        if spec.approval and not state.get("approved_by"):
+            await self._park(index)
+        if spec.run is None:
+            await self._set_stage(index, status=StageStatus.SUCCEEDED, finished_at=_ts())
+            await self._save(stage_index=index + 1)
+            return
+        if state["status"] == StageStatus.AWAITING_APPROVAL.value:
+            state["attempt"] = 0
+        await self._run_attempts(index, spec, release_dir)
+
+    async def _run_attempts(self, index: int, spec: StageSpec, release_dir: Path) -> None:
+        assert spec.run is not None
+        state = self.stages[index]
+        while True:
+            attempt = state["attempt"] + 1
+            await self._set_stage(
+                index,
+                status=StageStatus.RUNNING,
+                attempt=attempt,
+                exit_code=None,
+                started_at=_ts(),
+                finished_at=None,
+            )
+            started = time.monotonic()
+            try:
+                code: int | None = await process.run(
+                    process.bash(spec.run),
+                    cwd=release_dir,
+                    env=self._stage_env(release_dir),
+                    timeout=spec.timeout,
+                    grace=self.settings.kill_grace_seconds,
+                    on_output=self.sink.write,
+                )
+                error = f"exited with code {code}"
+            except process.StageTimeout as exc:
+                code, error = None, str(exc)
+            succeeded = code == 0
+            outcome = StageStatus.SUCCEEDED if succeeded else StageStatus.FAILED
+            self.engine.metrics.stage_seconds.labels(outcome.value).observe(
+                time.monotonic() - started
+            )
+            if succeeded:
+                await self._set_stage(index, status=outcome, exit_code=0, finished_at=_ts())
+                await self._save(stage_index=index + 1)
+                return
+            failures = state.get("failures", 0) + 1
+            if failures > spec.retries:
+                await self._set_stage(index, status=outcome, exit_code=code, finished_at=_ts())
+                raise Failed(f"stage {spec.name} {error}")
+            delay = backoff(failures)
+            state.update(failures=failures, exit_code=code)
+            await self._save(stages=self.stages)
+            await self.sink.say(f"stage {spec.name} {error}; attempt {attempt + 1} in {delay} s")
+            await asyncio.sleep(delay)
+
+    async def _resume_interrupted(self, index: int) -> None:
+        """The stage was running when its worker died or stopped: run it again, or give up."""
+        state = self.stages[index]
+        interruptions = state.get("interruptions", 0) + 1
+        state["interruptions"] = interruptions
+        grace = self.settings.kill_grace_seconds
+        found = await asyncio.to_thread(process.kill_orphans, str(self.dep.id), grace)
+        if found:
+            await self.sink.say(f"stopped {found} leftover process group(s) of the lost attempt")
+        name = self.specs[index].name
+        if interruptions >= MAX_INTERRUPTIONS:
+            await self._set_stage(index, status=StageStatus.FAILED, finished_at=_ts())
+            raise Failed(f"stage {name} was interrupted {interruptions} times; giving up")
+        delay = backoff(interruptions)
+        await self._save(stages=self.stages)
+        await self.sink.say(
+            f"attempt {state['attempt']} of stage {name} was interrupted; "
+            f"running it again in {delay} s"
+        )
+        await asyncio.sleep(delay)
+
+    async def _park(self, index: int) -> None:
+        state = self.stages[index]
+        if state["status"] != StageStatus.AWAITING_APPROVAL.value:
+            await self._set_stage(
+                index, status=StageStatus.AWAITING_APPROVAL, attempt=1, started_at=_ts()
+            )
+        await self.sink.flush()
+        await self._save(stage_index=index, lease_holder=None, lease_expires=None)
+        raise Parked
+
+    async def _complete(self, project: Project) -> None:
+        dep = self.dep
+        assert dep.release is not None
+        releases.activate(self.project_dir, dep.release)
+        await self.sink.flush()
+        async with self.write_lock:
+            await store.complete(dep)
+        self.engine.metrics.finished.labels(Status.COMPLETED.value).inc()
+        removed = releases.prune(self.project_dir, project.keep_releases, {dep.release})
+        if removed:
+            log.info("pruned releases", extra={"project": project.name, "removed": removed})
+
+    async def _finish(self, status: Status, error: str) -> None:
+        for state in self.stages:
+            if state["status"] == StageStatus.PENDING.value:
+                state["status"] = StageStatus.SKIPPED.value
+        with contextlib.suppress(LeaseLost):
+            await self.sink.flush()
+            await self._save(status=status, error=error, finished_at=now(), stages=self.stages)
+            self.engine.metrics.finished.labels(status.value).inc()
+
+    async def _step_away(self) -> None:
+        """Server shutdown: give the lease back so any worker resumes at once."""
+        with contextlib.suppress(Exception):
+            await self._save(lease_holder=None, lease_expires=None)
+
+    async def _settle(self) -> None:
+        fresh = await Deployment.get_or_none(id=self.dep.id)
+        if fresh is not None and fresh.status in {s.value for s in TERMINAL}:
+            await settle(self.engine, fresh)
+
+    async def _set_stage(self, index: int, status: StageStatus, **fields: Any) -> None:
+        state = self.stages[index]
+        state.update(status=status.value, **fields)
+        await self._save(stages=self.stages, stage_index=index)
+        await self.sink.stage(state["name"], status.value, state["attempt"])
+
+    async def _save(self, **changes: Any) -> None:
+        async with self.write_lock:
+            await store.save(self.dep, **changes)
+
+    async def _store_log(self, batch: LogBatch) -> None:
+        async with self.write_lock:
+            await store.append_log(self.dep, batch, self.settings.lease_seconds)
+        await publish(self.engine.redis, str(self.dep.id), batch)
+
+    async def _heartbeat(self, main: asyncio.Task[None]) -> None:
+        """Renew the lease (and SAQ's job heartbeat); on loss, stop the main task."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 5)
+            try:
+                async with self.write_lock:
+                    if self.dep.lease_holder is None:
+                        return
+                    await store.renew(self.dep, self.settings.lease_seconds)
+                if self.touch:
+                    await self.touch()
+            except LeaseLost:
+                self.lost = True
+                main.cancel()
+                return
+            except Exception as exc:
+                log.warning("lease renewal failed", extra={"error": str(exc)})
+
+    def _stage_env(self, release_dir: Path) -> dict[str, str]:
+        dep = self.dep
+        env = dict(self.settings.base_env)
+        env.update(
+            CAPSTAN_PROJECT=self.project_dir.name,
+            CAPSTAN_DEPLOYMENT_ID=str(dep.id),
+            CAPSTAN_SEQ=str(dep.seq),
+            CAPSTAN_REF=dep.ref or "",
+            CAPSTAN_COMMIT=dep.commit or "",
+            CAPSTAN_VERSION=dep.version or "",
+            CAPSTAN_RELEASE_DIR=str(release_dir.resolve()),
+            CAPSTAN_CURRENT_DIR=str((self.project_dir / "current").absolute()),
+        )
+        return env
+
+
+def _ts() -> str:
+    return now().isoformat().replace("+00:00", "Z")

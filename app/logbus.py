@@ -1,0 +1,133 @@
+"""Live fan-out of deployment logs through Redis streams.
+
+Writers store a batch in the database first, then publish it here (`XADD`, trimmed). Readers
+in a process share one `XREAD BLOCK` per deployment (`LogHub`), which hands batches to every
+subscriber's queue. Redis only speeds things up: a reader that misses anything (Redis down,
+stream trimmed, slow consumer) sees a gap in the cursors and reads the database instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.domain.logs import LogBatch
+
+log = logging.getLogger("capstan.logbus")
+
+STREAM_MAXLEN = 256
+STREAM_TTL_SECONDS = 24 * 3600
+SUBSCRIBER_QUEUE = 1024
+BLOCK_MS = 2000
+
+
+def stream_key(deployment_id: str) -> str:
+    return f"capstan:log:{deployment_id}"
+
+
+async def publish(redis: Redis, deployment_id: str, batch: LogBatch) -> None:
+    """XADD one batch (or the `done` marker); a Redis failure is logged, never raised."""
+    key = stream_key(deployment_id)
+    fields = {"k": batch.kind, "f": batch.first, "l": batch.last, "d": batch.data}
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            pipe.expire(key, STREAM_TTL_SECONDS)
+            await pipe.execute()
+    except RedisError as exc:
+        log.debug("log publish failed (the database has the log)", extra={"error": str(exc)})
+
+
+def done_batch(cursor: int, status: str) -> LogBatch:
+    """The marker published when a deployment reaches a terminal status."""
+    return LogBatch("done", cursor + 1, cursor, status)
+
+
+@dataclass
+class _Channel:
+    subscribers: set[asyncio.Queue[LogBatch | None]] = field(default_factory=set)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class LogHub:
+    """One Redis reader per followed deployment, fanned out to in-process subscribers."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._channels: dict[str, _Channel] = {}
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, deployment_id: str) -> AsyncIterator[asyncio.Queue[LogBatch | None]]:
+        """A queue of every batch published after this returns.
+
+        `None` in the queue means the subscriber fell behind and must re-read the database.
+        """
+        channel = self._channels.get(deployment_id)
+        if channel is None:
+            channel = self._channels[deployment_id] = _Channel()
+            channel.task = asyncio.create_task(self._read(deployment_id, channel))
+        queue: asyncio.Queue[LogBatch | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        channel.subscribers.add(queue)
+        try:
+            await channel.ready.wait()
+            yield queue
+        finally:
+            channel.subscribers.discard(queue)
+            if not channel.subscribers and self._channels.get(deployment_id) is channel:
+                del self._channels[deployment_id]
+                if channel.task:
+                    channel.task.cancel()
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            if channel.task:
+                channel.task.cancel()
+        self._channels.clear()
+
+    async def _read(self, deployment_id: str, channel: _Channel) -> None:
+        key = stream_key(deployment_id)
+        last_id: Any = "0-0"
+        try:
+            newest: Any = await self._redis.xrevrange(key, count=1)
+            if newest:
+                last_id = newest[0][0]
+        except RedisError:
+            pass
+        channel.ready.set()
+        while True:
+            try:
+                response: Any = await self._redis.xread({key: last_id}, count=64, block=BLOCK_MS)
+            except RedisError:
+                await asyncio.sleep(1)
+                continue
+            for _stream, entries in response or []:
+                for entry_id, fields in entries:
+                    last_id = entry_id
+                    self._deliver(channel, _decode(fields))
+
+    @staticmethod
+    def _deliver(channel: _Channel, batch: LogBatch) -> None:
+        for queue in channel.subscribers:
+            try:
+                queue.put_nowait(batch)
+            except asyncio.QueueFull:
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    while True:
+                        queue.get_nowait()
+                queue.put_nowait(None)
+
+
+def _decode(fields: dict[bytes | str, bytes | str]) -> LogBatch:
+    def text(name: str) -> str:
+        value = fields.get(name.encode(), fields.get(name, b""))
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    return LogBatch(text("k"), int(text("f")), int(text("l")), text("d"))

@@ -1,0 +1,102 @@
+"""The job queue: the only module that imports SAQ.
+
+A job says "advance deployment X"; it is keyed by the deployment's id and revision, so asking
+twice for the same state queues one job, while a new state (a crash, an approval) gets a new
+one. Jobs carry no truth: `app.engine.runner.advance` reads the database and does nothing when
+there is nothing to do, so duplicates, replays and sweeps are harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from saq import Worker
+from saq.queue.redis import RedisQueue
+from saq.types import Context, PartialTimersDict
+
+from app.engine.runner import Engine, advance
+from app.models import Deployment
+
+log = logging.getLogger("capstan.queue")
+
+QUEUE_NAME = "capstan"
+JOB_HEARTBEAT_SECONDS = 120
+
+
+class CapstanQueue(RedisQueue):
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Any:
+        """Like SAQ's, but a Redis outage waits instead of spinning the worker's loop."""
+        try:
+            return await super().dequeue(timeout, poll_interval)
+        except (RedisError, OSError) as exc:
+            log.warning("dequeue failed; retrying", extra={"error": str(exc)})
+            await asyncio.sleep(1)
+            return None
+
+
+class CapstanWorker(Worker[Context]):
+    """SAQ's worker without its signal handlers: the server owns SIGTERM."""
+
+    SIGNALS: list[Any] = []
+
+
+def redis_client(url: str) -> Redis:
+    """A client for blocking reads: no socket timeout (redis-py 8 defaults to 5 s)."""
+    return Redis.from_url(url, socket_timeout=None, health_check_interval=30)
+
+
+class JobQueue:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.queue = CapstanQueue(redis, name=QUEUE_NAME)
+
+    async def enqueue(self, dep: Deployment) -> bool:
+        """Ask a worker to advance `dep`. False when Redis is unreachable: the row waits in the
+        database and the reconciler enqueues it once Redis is back."""
+        try:
+            await self.queue.enqueue(
+                "advance",
+                key=f"{dep.id}:{dep.revision}",
+                deployment_id=str(dep.id),
+                timeout=0,
+                heartbeat=JOB_HEARTBEAT_SECONDS,
+                retries=1,
+            )
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "enqueue failed; the reconciler will retry",
+                extra={"deployment": str(dep.id), "error": str(exc)},
+            )
+            return False
+        return True
+
+    def worker(self, engine: Engine, concurrency: int) -> CapstanWorker:
+        async def advance_job(ctx: Context, *, deployment_id: str) -> None:
+            job = ctx.get("job")
+            await advance(engine, deployment_id, touch=job.update if job else None)
+
+        return CapstanWorker(
+            self.queue,
+            functions=[("advance", advance_job)],
+            id=engine.holder,
+            concurrency=concurrency,
+            dequeue_timeout=5,
+            cancellation_hard_deadline_s=engine.settings.kill_grace_seconds + 5,
+            timers=PartialTimersDict(sweep=30),  # type: ignore[typeddict-item]
+        )
+
+    async def info(self) -> dict[str, Any]:
+        info = await self.queue.info()
+        return {
+            "pending": info.get("queued", 0),
+            "active": info.get("active", 0),
+            "scheduled": info.get("scheduled", 0),
+            "workers": len(info.get("workers", {})),
+        }
+
+    async def close(self) -> None:
+        await self.queue.disconnect()

@@ -1,0 +1,90 @@
+"""Everything a Capstan process runs besides HTTP: database, Redis, engine, worker, reconciler.
+
+`capstan serve` runs it inside the web app's lifespan; `capstan worker` runs it alone. Both
+are the same engine, so scaling out is starting more of either against one database and Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+from tortoise import Tortoise, connections
+
+from app import db
+from app.domain.vault import Vault
+from app.embedded import EmbeddedRedis
+from app.engine import reconciler
+from app.engine.runner import Engine
+from app.keys import load_master_key
+from app.logbus import LogHub
+from app.metrics import Metrics
+from app.queue import CapstanWorker, JobQueue, redis_client
+from app.settings import Settings
+
+log = logging.getLogger("capstan")
+
+
+@dataclasses.dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    jobs: JobQueue
+    hub: LogHub
+    vault: Vault
+    metrics: Metrics
+    worker_task: asyncio.Task[None] | None
+
+    @property
+    def worker_alive(self) -> bool:
+        return self.worker_task is not None and not self.worker_task.done()
+
+    async def enqueue_pending(self) -> None:
+        await reconciler.reconcile(self.engine)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[Runtime]:
+    """Start the parts in order and stop them in reverse; with `worker`, run jobs here too."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    vault = Vault(load_master_key(settings))
+    embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir)
+    redis_url = settings.redis_url or await asyncio.to_thread(embedded.start)  # type: ignore[union-attr]
+    applied = await db.migrate(settings)
+    if applied:
+        log.info("migrations applied", extra={"migrations": applied})
+    await Tortoise.init(config=db.tortoise_config(settings), _enable_global_fallback=True)
+    redis = redis_client(redis_url)
+    jobs = JobQueue(redis)
+    metrics = Metrics()
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    engine = Engine(settings, holder, redis, jobs.enqueue, metrics)
+    hub = LogHub(redis)
+    tasks: list[asyncio.Task[None]] = []
+    saq_worker: CapstanWorker | None = None
+    worker_task = None
+    if worker:
+        saq_worker = jobs.worker(engine, settings.worker_concurrency)
+        worker_task = asyncio.create_task(saq_worker.start(), name="capstan-worker")
+        tasks.append(asyncio.create_task(reconciler.run_forever(engine), name="reconciler"))
+    try:
+        yield Runtime(settings, engine, jobs, hub, vault, metrics, worker_task)
+    finally:
+        if saq_worker is not None and worker_task is not None:
+            await saq_worker.stop()
+            await worker_task
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await hub.close()
+        await jobs.close()
+        await redis.aclose()
+        await connections.close_all()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

@@ -1,0 +1,216 @@
+"""JSON API handlers for projects and deployments (`/api/v1/...`)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from tortoise.exceptions import IntegrityError
+
+from app.domain.pipeline import validate_project
+from app.domain.status import Status, TriggerType
+from app.engine import actions
+from app.errors import BadRequest, Conflict, Invalid, NotFound, TooLarge
+from app.models import Deployment, Project
+from app.runtime import Runtime
+from app.web.schemas import deployment_json, project_json
+
+MAX_BODY = 1024 * 1024
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.state.runtime
+    return rt
+
+
+async def json_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object; 400 if malformed, 413 if over 1 MiB, 422 if not an object."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise TooLarge(f"the body is over {MAX_BODY} bytes")
+    if not body.strip():
+        if optional:
+            return {}
+        raise BadRequest("a JSON body is required")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Invalid("the body must be a JSON object", field="body")
+    return data
+
+
+def actor(request: Request) -> str:
+    """Who is acting: the signed-in user once there are users, else `anonymous`."""
+    return str(getattr(request.state, "username", None) or "anonymous")
+
+
+def trigger_of(request: Request) -> dict[str, Any]:
+    agent = request.headers.get("user-agent", "")
+    kind = TriggerType.CLI if agent.startswith("capstan-cli/") else TriggerType.API
+    return {"type": kind.value, "by": actor(request)}
+
+
+async def find_project(request: Request) -> Project:
+    name = request.path_params["project"]
+    project = await Project.get_or_none(name=name)
+    if project is None:
+        raise NotFound(f"no project {name!r}", code="project_not_found")
+    return project
+
+
+async def find_deployment(request: Request) -> tuple[Deployment, Project]:
+    try:
+        dep_id = uuid.UUID(request.path_params["deployment"])
+    except ValueError:
+        raise NotFound("no such deployment", code="deployment_not_found") from None
+    dep = await Deployment.get_or_none(id=dep_id).prefetch_related("project")
+    if dep is None:
+        raise NotFound("no such deployment", code="deployment_not_found")
+    return dep, dep.project
+
+
+# Projects
+
+
+async def create_project(request: Request) -> Response:
+    """Create a project; the response shows its webhook secret this once."""
+    data = validate_project(await json_body(request), create=True)
+    project_id = uuid.uuid4()
+    secret = secrets.token_urlsafe(32)
+    sealed = runtime(request).vault.encrypt(secret, f"webhook:{project_id}")
+    try:
+        project = await Project.create(id=project_id, webhook_secret=sealed, **data)
+    except IntegrityError:
+        raise Conflict(f"project {data['name']!r} exists", code="project_exists") from None
+    return JSONResponse({**project_json(project), "webhook_secret": secret}, status_code=201)
+
+
+async def list_projects(request: Request) -> Response:
+    """List projects."""
+    projects = await Project.all().order_by("name")
+    return JSONResponse({"projects": [project_json(p) for p in projects]})
+
+
+async def get_project(request: Request) -> Response:
+    """Show a project."""
+    return JSONResponse(project_json(await find_project(request)))
+
+
+async def update_project(request: Request) -> Response:
+    """Change any field of a project but its name."""
+    project = await find_project(request)
+    changes = validate_project(await json_body(request), create=False)
+    if changes:
+        project.update_from_dict(changes)
+        await project.save()
+    return JSONResponse(project_json(project))
+
+
+async def delete_project(request: Request) -> Response:
+    """Delete a project and its history (409 while a deployment runs)."""
+    project = await find_project(request)
+    running = Deployment.filter(project_id=project.id, active_slot__isnull=False)
+    if await running.exists():
+        raise Conflict("a deployment is in progress", code="deployment_active")
+    await project.delete()
+    return Response(status_code=204)
+
+
+async def rotate_webhook_secret(request: Request) -> Response:
+    """Replace the project's webhook secret; the new one is shown this once."""
+    project = await find_project(request)
+    secret = secrets.token_urlsafe(32)
+    project.webhook_secret = runtime(request).vault.encrypt(secret, f"webhook:{project.id}")
+    await project.save(update_fields=["webhook_secret", "updated_at"])
+    return JSONResponse({"webhook_secret": secret})
+
+
+# Deployments
+
+
+async def trigger_deployment(request: Request) -> Response:
+    """Trigger a deployment of `ref` (default: the project's branch)."""
+    project = await find_project(request)
+    body = await json_body(request, optional=True)
+    unknown = sorted(set(body) - {"ref", "version"})
+    if unknown:
+        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+    dep = await actions.deploy(
+        runtime(request).engine,
+        project,
+        trigger_of(request),
+        ref=body.get("ref"),
+        version=body.get("version"),
+    )
+    return JSONResponse(deployment_json(dep, project.name), status_code=202)
+
+
+async def list_deployments(request: Request) -> Response:
+    """A project's deployments, newest first (`limit`, `before` a seq)."""
+    project = await find_project(request)
+    limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    query = Deployment.filter(project_id=project.id)
+    if "before" in request.query_params:
+        query = query.filter(seq__lt=_int_param(request, "before", 0, 1, 2**62))
+    deps = await query.order_by("-seq").limit(limit)
+    return JSONResponse({"deployments": [deployment_json(d, project.name) for d in deps]})
+
+
+async def get_deployment(request: Request) -> Response:
+    """Show a deployment and its stages."""
+    dep, project = await find_deployment(request)
+    return JSONResponse(deployment_json(dep, project.name))
+
+
+async def approve_deployment(request: Request) -> Response:
+    """Open the approval gate the deployment waits at."""
+    dep, project = await find_deployment(request)
+    dep = await actions.approve(runtime(request).engine, dep, actor(request))
+    return JSONResponse(deployment_json(dep, project.name))
+
+
+async def cancel_deployment(request: Request) -> Response:
+    """Cancel a PENDING or IN_PROGRESS deployment, stopping its processes."""
+    dep, project = await find_deployment(request)
+    dep = await actions.stop(runtime(request).engine, dep, Status.CANCELLED, actor(request))
+    return JSONResponse(deployment_json(dep, project.name))
+
+
+async def rollback_deployment(request: Request) -> Response:
+    """Stop an IN_PROGRESS deployment and leave `current` where it was."""
+    dep, project = await find_deployment(request)
+    dep = await actions.stop(runtime(request).engine, dep, Status.ROLLED_BACK, actor(request))
+    return JSONResponse(deployment_json(dep, project.name))
+
+
+async def rollback_project(request: Request) -> Response:
+    """Re-activate an earlier release (`to`, default: the one before current)."""
+    project = await find_project(request)
+    body = await json_body(request, optional=True)
+    unknown = sorted(set(body) - {"to"})
+    if unknown:
+        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+    trigger = {"type": TriggerType.ROLLBACK.value, "by": actor(request)}
+    dep = await actions.rollback_project(runtime(request).engine, project, trigger, body.get("to"))
+    return JSONResponse(deployment_json(dep, project.name), status_code=202)
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"{name} must be an integer", field=name) from None
+    if not low <= value <= high:
+        raise Invalid(f"{name} must be from {low} to {high}", field=name)
+    return value

@@ -1,0 +1,65 @@
+"""Log endpoints: Server-Sent Events for browsers and scripts, plain text for `curl -N`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from app.domain.logs import LogBatch, stage_marker
+from app.engine.logread import follow
+from app.errors import BadRequest
+from app.web.api import find_deployment, runtime
+
+PING_SECONDS = 15
+
+
+async def deployment_logs(request: Request) -> Response:
+    """A deployment's log: SSE with `Accept: text/event-stream`, else plain text that follows
+    a live deployment to its end (`?follow=0`: what exists now)."""
+    dep, _project = await find_deployment(request)
+    after = _cursor(request)
+    hub = runtime(request).hub
+    if "text/event-stream" in request.headers.get("accept", ""):
+        batches = follow(str(dep.id), after, hub)
+        return EventSourceResponse(_sse(batches), ping=PING_SECONDS, send_timeout=30)
+    live = request.query_params.get("follow", "1").lower() not in ("0", "false", "no")
+    batches = follow(str(dep.id), after, hub, live=live)
+    return StreamingResponse(_plain(batches), media_type="text/plain; charset=utf-8")
+
+
+def _cursor(request: Request) -> int:
+    raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    if not raw.isdigit():
+        raise BadRequest("Last-Event-ID and after must be a log cursor (an integer)")
+    return int(raw)
+
+
+async def _sse(batches: AsyncIterator[LogBatch]) -> AsyncIterator[bytes]:
+    """One pre-rendered block of events per batch: a million lines are not a million sends."""
+    async for batch in batches:
+        if batch.kind == "lines":
+            cursor = batch.first
+            parts = []
+            for line in batch.lines():
+                parts.append(f"id: {cursor}\nevent: log\ndata: {line}\n\n")
+                cursor += 1
+            yield "".join(parts).encode()
+        elif batch.kind == "stage":
+            yield f"id: {batch.first}\nevent: stage\ndata: {batch.data}\n\n".encode()
+        else:
+            status = json.dumps({"status": batch.data})
+            yield f"event: done\ndata: {status}\n\n".encode()
+
+
+async def _plain(batches: AsyncIterator[LogBatch]) -> AsyncIterator[bytes]:
+    async for batch in batches:
+        if batch.kind == "lines":
+            yield (batch.data + "\n").encode()
+        elif batch.kind == "stage":
+            event = batch.event()
+            if event["status"] == "running":
+                yield (stage_marker(event) + "\n").encode()

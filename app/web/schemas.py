@@ -1,0 +1,62 @@
+"""JSON shapes of the API's objects, exactly as `shared/API.md` describes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from app.models import Deployment, Project
+
+STAGE_FIELDS = ("name", "status", "attempt", "exit_code", "started_at", "finished_at")
+
+
+def rfc3339(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def project_json(project: Project) -> dict[str, Any]:
+    return {
+        "id": str(project.id),
+        "name": project.name,
+        "repo_url": project.repo_url,
+        "branch": project.branch,
+        "stages": project.stages,
+        "concurrency": project.concurrency,
+        "keep_releases": project.keep_releases,
+        "on_rollback": project.on_rollback,
+        "current_deployment": str(project.current_deployment_id)
+        if project.current_deployment_id
+        else None,
+        "webhook_url": f"/hooks/github/{project.name}",
+        "created_at": rfc3339(project.created_at),
+        "updated_at": rfc3339(project.updated_at),
+    }
+
+
+def deployment_json(dep: Deployment, project_name: str) -> dict[str, Any]:
+    index = dep.stage_index
+    total = len(dep.stages)
+    current = dep.stages[index]["name"] if index < total else None
+    return {
+        "id": str(dep.id),
+        "project": project_name,
+        "seq": dep.seq,
+        "kind": dep.kind,
+        "ref": dep.ref,
+        "commit": dep.commit,
+        "version": dep.version,
+        "status": dep.status,
+        "current_stage": current,
+        "stage_index": index,
+        "total_stages": total,
+        "stages": [{k: stage.get(k) for k in STAGE_FIELDS} for stage in dep.stages],
+        "trigger": dep.trigger,
+        "release": dep.release,
+        "rollback_to": str(dep.rollback_to) if dep.rollback_to else None,
+        "error": dep.error,
+        "created_at": rfc3339(dep.created_at),
+        "started_at": rfc3339(dep.started_at),
+        "finished_at": rfc3339(dep.finished_at),
+    }
