@@ -45,9 +45,6 @@ class Runtime:
     def worker_alive(self) -> bool:
         return self.worker_task is not None and not self.worker_task.done()
 
-    async def enqueue_pending(self) -> None:
-        await reconciler.reconcile(self.engine)
-
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[Runtime]:

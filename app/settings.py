@@ -92,7 +92,7 @@ class Settings:
 
     @property
     def projects_dir(self) -> Path:
-        return self.data_dir / "projects"
+        return self.data_dir.resolve() / "projects"
 
 
 def _parse(name: str, kind: object, raw: str) -> object:

@@ -61,5 +61,5 @@ async def _plain(batches: AsyncIterator[LogBatch]) -> AsyncIterator[bytes]:
             yield (batch.data + "\n").encode()
         elif batch.kind == "stage":
             event = batch.event()
-            if event["status"] == "running":
+            if event["status"] in ("running", "awaiting_approval"):
                 yield (stage_marker(event) + "\n").encode()

@@ -1,0 +1,341 @@
+"""The `capstan` command line.
+
+Server commands (`serve`, `worker`, `migrate`) run Capstan itself; client commands (`deploy`,
+`logs`, `status`) talk to a running server over its HTTP API at `CAPSTAN_URL`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from app import db, logfmt
+from app.errors import ConfigError
+from app.settings import Settings
+
+USER_AGENT = "capstan-cli/0.1"
+
+DESCRIPTION = """\
+usage: capstan <command> [<args>]
+
+Capstan deploys your projects: git push (or a trigger), and it runs your pipeline.
+
+Run a server
+   serve      Start Capstan: API, web pages, log streams and a worker
+   worker     Run deployments only (more workers on a shared database and Redis scale out)
+   migrate    Apply database migrations and exit
+
+Work with a running server (CAPSTAN_URL, default http://127.0.0.1:8000)
+   deploy     Trigger a deployment of a project
+   logs       Print a deployment's log, or follow it live
+   status     Show a deployment and its stages
+
+See 'capstan <command> --help' to read about a specific command.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        print(DESCRIPTION, end="")
+        return 1
+    try:
+        settings = Settings.from_env(os.environ)
+        result: int = args.func(args, settings)
+        return result
+    except ConfigError as exc:
+        print(f"fatal: {exc}", file=sys.stderr)
+        return 2
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="capstan",
+        usage="capstan <command> [<args>]",
+        description=DESCRIPTION.split("\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=True,
+    )
+    parser.format_help = lambda: DESCRIPTION  # type: ignore[method-assign]
+    sub = parser.add_subparsers(title="commands", metavar="<command>")
+
+    serve = sub.add_parser(
+        "serve",
+        help="start Capstan",
+        description="Start Capstan: HTTP API, log streams and an in-process worker. "
+        "Without CAPSTAN_DATABASE_URL and CAPSTAN_REDIS_URL it keeps SQLite and a bundled "
+        "Redis in CAPSTAN_DATA_DIR (default ./capstan-data).",
+    )
+    serve.add_argument("--host", help="address to listen on (CAPSTAN_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (CAPSTAN_PORT, default 8000)")
+    serve.add_argument("--no-worker", action="store_true", help="serve HTTP only, run no jobs")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker",
+        help="run deployments only",
+        description="Run deployments without serving HTTP. Start any number of workers "
+        "against one PostgreSQL database and one Redis to scale out.",
+    )
+    worker.set_defaults(func=cmd_worker)
+
+    migrate = sub.add_parser(
+        "migrate", help="apply migrations", description="Apply pending database migrations."
+    )
+    migrate.set_defaults(func=cmd_migrate)
+
+    deploy = sub.add_parser(
+        "deploy",
+        help="trigger a deployment",
+        description="Trigger a deployment of PROJECT and print its id; with --follow, "
+        "stream its log and exit 0 only if it completes.",
+    )
+    deploy.add_argument("project", metavar="PROJECT")
+    deploy.add_argument("--ref", help="branch, tag or commit (default: the project's branch)")
+    deploy.add_argument("--version", dest="version_label", help="a version label to record")
+    deploy.add_argument("-f", "--follow", action="store_true", help="follow the log to the end")
+    deploy.set_defaults(func=cmd_deploy)
+
+    logs = sub.add_parser(
+        "logs",
+        help="print a deployment's log",
+        description="Print the log of deployment ID; with --follow, keep printing until it ends.",
+    )
+    logs.add_argument("id", metavar="ID")
+    logs.add_argument("-f", "--follow", action="store_true", help="follow a live deployment")
+    logs.set_defaults(func=cmd_logs)
+
+    status = sub.add_parser(
+        "status", help="show a deployment", description="Show deployment ID and its stages."
+    )
+    status.add_argument("id", metavar="ID")
+    status.add_argument("--json", action="store_true", help="print the API's JSON")
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+# Server commands
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    import uvicorn
+
+    from app.web.app import create_app
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+    logfmt.configure(settings.log_level)
+    app = create_app(settings, worker=not args.no_worker)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        proxy_headers=True,
+    )
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            print(banner(settings), flush=True)
+        await task
+
+    asyncio.run(serve())
+    return 0 if server.started else 1
+
+
+def banner(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    url = f"http://{host}:{settings.port}"
+    return (
+        f"\nCapstan is running: open {url}\n"
+        f"  API:      {url}/api/v1/projects   (OpenAPI: {url}/api/v1/openapi.json)\n"
+        f"  Data:     {settings.data_dir.resolve()}\n"
+        f"  Stop with Ctrl-C.\n"
+    )
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app.runtime import running
+
+    logfmt.configure(settings.log_level)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with running(settings, worker=True):
+            print(f"capstan worker running (concurrency {settings.worker_concurrency})", flush=True)
+            await stop.wait()
+
+    asyncio.run(work())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    applied = asyncio.run(db.migrate(settings))
+    print("\n".join(f"applied {name}" for name in applied) or "database is up to date")
+    return 0
+
+
+# Client commands
+
+
+class ClientError(Exception):
+    """The server refused or could not be reached; the message says why."""
+
+
+def client(settings: Settings) -> httpx.Client:
+    return httpx.Client(
+        base_url=settings.url, headers={"User-Agent": USER_AGENT}, timeout=httpx.Timeout(30.0)
+    )
+
+
+def request(settings: Settings, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        with client(settings) as http:
+            response = http.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise ClientError(f"cannot reach Capstan at {settings.url}: {exc}") from None
+    return _json_or_raise(response)
+
+
+def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError:
+        body = {}
+    if response.is_error:
+        error = body.get("error", {})
+        message = error.get("message") or response.reason_phrase
+        raise ClientError(f"{message} ({response.status_code} {error.get('code', '')})".strip())
+    return body
+
+
+def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
+    body = {k: v for k, v in (("ref", args.ref), ("version", args.version_label)) if v}
+    dep = request(settings, "POST", f"/api/v1/projects/{args.project}/deployments", json=body)
+    print(f"deployment {dep['id']} (#{dep['seq']}) queued for {dep['project']}", file=sys.stderr)
+    if not args.follow:
+        print(dep["id"])
+        return 0
+    return follow(settings, dep["id"], dep["total_stages"])
+
+
+def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
+    if args.follow:
+        dep = request(settings, "GET", f"/api/v1/deployments/{args.id}")
+        return follow(settings, args.id, dep["total_stages"])
+    try:
+        with client(settings) as http:
+            response = http.get(f"/api/v1/deployments/{args.id}/logs", params={"follow": "0"})
+    except httpx.HTTPError as exc:
+        raise ClientError(f"cannot reach Capstan at {settings.url}: {exc}") from None
+    if response.is_error:
+        _json_or_raise(response)
+    sys.stdout.write(response.text)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    dep = request(settings, "GET", f"/api/v1/deployments/{args.id}")
+    if args.json:
+        print(json.dumps(dep, indent=2))
+        return 0
+    print(f"deployment {dep['id']}  #{dep['seq']}  {dep['project']}  {dep['kind']}")
+    print(f"status:  {dep['status']}" + (f"  ({dep['error']})" if dep["error"] else ""))
+    print(f"ref:     {dep['ref'] or '-'}  commit {dep['commit'] or '-'}")
+    print(f"release: {dep['release'] or '-'}")
+    done = sum(1 for s in dep["stages"] if s["status"] == "succeeded")
+    print(f"stages:  {done}/{dep['total_stages']} succeeded")
+    for stage in dep["stages"]:
+        code = "" if stage["exit_code"] is None else f"  exit {stage['exit_code']}"
+        attempt = f"  attempt {stage['attempt']}" if stage["attempt"] else ""
+        print(f"  {stage['name']:<20} {stage['status']:<18}{attempt}{code}")
+    return 0 if dep["status"] in ("COMPLETED", "PENDING", "IN_PROGRESS") else 1
+
+
+def follow(settings: Settings, dep_id: str, total: int) -> int:
+    """Stream the log over SSE: lines to stdout, stage progress to stderr."""
+    names: list[str] = []
+    headers = {"Accept": "text/event-stream"}
+    last = ""
+    while True:
+        if last:
+            headers["Last-Event-ID"] = last
+        try:
+            with client(settings) as http:
+                timeout = httpx.Timeout(30.0, read=60.0)
+                url = f"/api/v1/deployments/{dep_id}/logs"
+                with http.stream("GET", url, headers=headers, timeout=timeout) as response:
+                    if response.is_error:
+                        response.read()
+                        _json_or_raise(response)
+                    for event, data, event_id in sse_events(response.iter_lines()):
+                        last = event_id or last
+                        if event == "log":
+                            print(data, flush=True)
+                        elif event == "stage":
+                            stage = json.loads(data)
+                            if stage["name"] not in names:
+                                names.append(stage["name"])
+                            step = f"[{names.index(stage['name']) + 1}/{total or '?'}]"
+                            print(
+                                f"{step} {stage['name']}: {stage['status']} "
+                                f"(attempt {stage['attempt']})",
+                                file=sys.stderr,
+                                flush=True,
+                            )
+                        elif event == "done":
+                            status = json.loads(data)["status"]
+                            print(f"deployment {dep_id}: {status}", file=sys.stderr)
+                            return 0 if status == "COMPLETED" else 1
+        except httpx.TransportError:
+            print("connection lost; resuming...", file=sys.stderr)
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, str]]:
+    """(event, data, id) for each Server-Sent Event; comments (pings) are skipped."""
+    event, data, event_id = "message", [], ""
+    for line in lines:
+        if not line:
+            if data:
+                yield event, "\n".join(data), event_id
+            event, data, event_id = "message", [], ""
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+            elif name == "id":
+                event_id = value
+
+
+if __name__ == "__main__":
+    sys.exit(main())
