@@ -201,7 +201,9 @@ async def test_rollback_of_pending_is_not_in_progress(capstan: Capstan) -> None:
 
 
 async def test_second_trigger_is_rejected_while_one_is_active(capstan: Capstan) -> None:
-    await capstan.create_project(stages=[{"name": "build", "run": "sleep 30"}], concurrency="reject")
+    await capstan.create_project(
+        stages=[{"name": "build", "run": "sleep 30"}], concurrency="reject"
+    )
     first = await capstan.trigger()
     response = await capstan.http.post("/api/v1/projects/web/deployments", json={})
     assert response.status_code == 409
@@ -225,7 +227,9 @@ async def test_supersede_replaces_the_waiting_deployment(capstan: Capstan) -> No
 
 
 async def test_queue_runs_waiting_deployments_in_trigger_order(capstan: Capstan) -> None:
-    await capstan.create_project(stages=[{"name": "build", "run": "echo $CAPSTAN_SEQ >> ../../order"}])
+    await capstan.create_project(
+        stages=[{"name": "build", "run": "echo $CAPSTAN_SEQ >> ../../order"}]
+    )
     deps = [await capstan.trigger() for _ in range(4)]
     for dep in deps:
         await capstan.wait_for(dep["id"], "COMPLETED")

@@ -57,7 +57,7 @@ async def run(
     )
     assert proc.stdout is not None
     reader = asyncio.create_task(_pump(proc.stdout, on_output))
-    waiter = asyncio.create_task(proc.wait())
+    waiter = asyncio.create_task(_exit_code(proc))
     try:
         async with asyncio.timeout(timeout):
             await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
@@ -73,6 +73,27 @@ async def run(
         raise
     await _stop(proc.pid, grace, reader)
     return code if code >= 0 else 128 - code
+
+
+async def _exit_code(proc: asyncio.subprocess.Process) -> int:
+    """Wait for the process itself to exit. (`proc.wait()` also waits for its pipes to close,
+    which a background child holding stdout can delay forever.)"""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:
+        fd = -1
+    if fd >= 0:
+        loop = asyncio.get_running_loop()
+        exited = loop.create_future()
+        loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+        try:
+            await exited
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+    while proc.returncode is None:
+        await asyncio.sleep(0.005)
+    return proc.returncode
 
 
 async def _pump(stream: asyncio.StreamReader, on_output: OnOutput) -> None:

@@ -44,7 +44,7 @@ async def resolve_ref(
         return ref
     try:
         proc = await asyncio.create_subprocess_exec(
-            "git", "ls-remote", "--", repo_url, ref,
+            "git", "ls-remote", "--", repo_url, ref, f"{ref}^{{}}",
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(base_env),
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
