@@ -318,7 +318,8 @@ def follow(settings: Settings, dep_id: str, total: int) -> int:
 
 def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, str]]:
     """(event, data, id) for each Server-Sent Event; comments (pings) are skipped."""
-    event, data, event_id = "message", [], ""
+    event, event_id = "message", ""
+    data: list[str] = []
     for line in lines:
         if not line:
             if data:

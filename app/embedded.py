@@ -40,6 +40,7 @@ class EmbeddedRedis:
                 "--appendfsync", "everysec",
                 "--save", "",
                 "--logfile", str(self.dir / "redis.log"),
+                "--pidfile", str(self.dir / "redis.pid"),
             ],
             stdin=subprocess.DEVNULL,
             start_new_session=True,

@@ -15,6 +15,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 
+from redis.exceptions import RedisError
 from tortoise import Tortoise
 
 from app import db
@@ -60,7 +61,7 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
     redis = redis_client(redis_url)
     jobs = JobQueue(redis)
     metrics = Metrics()
-    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     engine = Engine(settings, holder, redis, jobs.enqueue, metrics)
     hub = LogHub(redis)
     tasks: list[asyncio.Task[None]] = []
@@ -80,8 +81,9 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await hub.close()
-        await jobs.close()
-        await redis.aclose()
+        with contextlib.suppress(RedisError, OSError):
+            await jobs.close()
+            await redis.aclose()
         await Tortoise.close_connections()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)

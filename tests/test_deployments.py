@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from conftest import Capstan, Repo
 
@@ -236,7 +237,7 @@ async def test_queue_runs_waiting_deployments_in_trigger_order(capstan: Capstan)
     order = (capstan.settings.projects_dir / "web" / "order").read_text().split()
     assert order == [str(d["seq"]) for d in deps]
     finished = [await capstan.deployment(d["id"]) for d in deps]
-    for earlier, later in zip(finished, finished[1:], strict=False):
+    for earlier, later in itertools.pairwise(finished):
         assert earlier["finished_at"] <= later["started_at"]
 
 

@@ -84,8 +84,13 @@ async def _exit_code(proc: asyncio.subprocess.Process) -> int:
         fd = -1
     if fd >= 0:
         loop = asyncio.get_running_loop()
-        exited = loop.create_future()
-        loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def on_exit() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        loop.add_reader(fd, on_exit)
         try:
             await exited
         finally:
