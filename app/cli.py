@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
+        prog="capstan serve",
         help="start Capstan",
         description="Start Capstan: HTTP API, log streams and an in-process worker. "
         "Without CAPSTAN_DATABASE_URL and CAPSTAN_REDIS_URL it keeps SQLite and a bundled "
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser(
         "worker",
+        prog="capstan worker",
         help="run deployments only",
         description="Run deployments without serving HTTP. Start any number of workers "
         "against one PostgreSQL database and one Redis to scale out.",
@@ -94,12 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser(
-        "migrate", help="apply migrations", description="Apply pending database migrations."
+        "migrate",
+        prog="capstan migrate",
+        help="apply migrations",
+        description="Apply pending database migrations.",
     )
     migrate.set_defaults(func=cmd_migrate)
 
     deploy = sub.add_parser(
         "deploy",
+        prog="capstan deploy",
         help="trigger a deployment",
         description="Trigger a deployment of PROJECT and print its id; with --follow, "
         "stream its log and exit 0 only if it completes.",
@@ -112,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs = sub.add_parser(
         "logs",
+        prog="capstan logs",
         help="print a deployment's log",
         description="Print the log of deployment ID; with --follow, keep printing until it ends.",
     )
@@ -120,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     logs.set_defaults(func=cmd_logs)
 
     status = sub.add_parser(
-        "status", help="show a deployment", description="Show deployment ID and its stages."
+        "status",
+        prog="capstan status",
+        help="show a deployment",
+        description="Show deployment ID and its stages.",
     )
     status.add_argument("id", metavar="ID")
     status.add_argument("--json", action="store_true", help="print the API's JSON")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,14 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
 
 
 async def migrate(settings: Settings) -> list[str]:
-    """Apply every pending migration of the configured dialect; return the applied names."""
+    """Apply every pending migration of the configured dialect; return the applied names.
+
+    Runs in a task of its own: the ORM context Aerich opens stays inside it.
+    """
+    return await asyncio.create_task(_migrate(settings))
+
+
+async def _migrate(settings: Settings) -> list[str]:
     location = MIGRATIONS / settings.dialect
     async with Command(tortoise_config(settings), app="models", location=str(location)) as cmd:
         return list(await cmd.upgrade(run_in_transaction=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -75,7 +76,8 @@ async def test_fifty_concurrent_triggers_never_run_two_at_once(
     )
     worker = start(["worker"], env, tmp_path / "worker.log")
     try:
-        trace = "echo start $CAPSTAN_SEQ >> ../../trace; sleep 0.05; echo end $CAPSTAN_SEQ >> ../../trace"
+        trace = "echo start $CAPSTAN_SEQ >> ../../trace; sleep 0.05\n"
+        trace += "echo end $CAPSTAN_SEQ >> ../../trace"
         await capstan.create_project(stages=[{"name": "one", "run": trace}])
         triggers = [
             capstan.http.post("/api/v1/projects/web/deployments", json={}) for _ in range(50)
@@ -110,10 +112,8 @@ def embedded_redis_cleanup(tmp_path: Path) -> Iterator[Path]:
     yield data
     pidfile = data / "redis.pid"
     if pidfile.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(pidfile.read_text()), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 async def test_kill_9_mid_stage_then_restart_completes_with_attempt_2(

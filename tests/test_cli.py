@@ -1,0 +1,91 @@
+"""The `capstan` command line, run as a real process against a running server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+from conftest import Capstan
+
+
+async def capstan_cli(url: str, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", *args,
+        env={**os.environ, "CAPSTAN_URL": url},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_help_lists_commands_like_git() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: capstan <command> [<args>]")
+    for command in ("serve", "worker", "migrate", "deploy", "logs", "status"):
+        assert f"   {command}" in result.stdout
+    assert "See 'capstan <command> --help'" in result.stdout
+    bare = run_cli()
+    assert bare.returncode == 1 and "usage: capstan" in bare.stdout
+
+
+def test_every_command_has_help() -> None:
+    for command in ("serve", "worker", "migrate", "deploy", "logs", "status"):
+        result = run_cli(command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert f"usage: capstan {command}" in result.stdout
+
+
+def test_unknown_command_fails_clearly() -> None:
+    result = run_cli("deplyo")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+async def test_deploy_follow_streams_the_log_and_reports_success(capstan: Capstan) -> None:
+    await capstan.create_project(
+        stages=[{"name": "build", "run": "echo compiled"}, {"name": "ship", "run": "echo shipped"}]
+    )
+    code, out, err = await capstan_cli(capstan.settings.url, "deploy", "web", "--follow")
+    assert code == 0, err
+    assert "compiled\n" in out and "shipped\n" in out
+    assert "[1/2] build: running (attempt 1)" in err
+    assert "[2/2] ship: succeeded (attempt 1)" in err
+    assert "COMPLETED" in err
+    deps = (await capstan.http.get("/api/v1/projects/web/deployments")).json()["deployments"]
+    assert deps[0]["trigger"]["type"] == "cli"
+
+
+async def test_deploy_follow_exits_non_zero_when_the_deployment_fails(capstan: Capstan) -> None:
+    await capstan.create_project(stages=[{"name": "build", "run": "exit 4"}])
+    code, _out, err = await capstan_cli(capstan.settings.url, "deploy", "web", "-f")
+    assert code == 1 and "FAILED" in err
+
+
+async def test_status_and_logs(capstan: Capstan) -> None:
+    await capstan.create_project(stages=[{"name": "build", "run": "echo hello"}])
+    code, out, _ = await capstan_cli(capstan.settings.url, "deploy", "web")
+    assert code == 0
+    dep_id = out.strip()
+    await capstan.wait_for(dep_id, "COMPLETED")
+    code, out, _ = await capstan_cli(capstan.settings.url, "status", dep_id)
+    assert code == 0 and "COMPLETED" in out and "build" in out and "succeeded" in out
+    code, out, _ = await capstan_cli(capstan.settings.url, "logs", dep_id)
+    assert code == 0 and out == "==> build (attempt 1)\nhello\n"
+    code, out, _ = await capstan_cli(capstan.settings.url, "logs", dep_id, "--follow")
+    assert code == 0 and "hello" in out
+
+
+async def test_client_errors_are_reported_with_their_code(capstan: Capstan) -> None:
+    code, _out, err = await capstan_cli(capstan.settings.url, "deploy", "missing")
+    assert code == 1 and "project_not_found" in err
+    code, _out, err = await capstan_cli("http://127.0.0.1:9", "status", "x")
+    assert code == 1 and "cannot reach Capstan" in err
