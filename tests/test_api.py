@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PG_URL, Capstan
+from conftest import Capstan, database_dump
 from starlette.routing import Route
 
 from app.web.routes import ROUTES
@@ -24,46 +22,53 @@ async def test_create_project_returns_it_with_webhook_secret_once(capstan: Capst
     shown = (await capstan.http.get("/api/v1/projects/web")).json()
     assert "webhook_secret" not in shown
     assert shown["branch"] == "prod" and shown["concurrency"] == "reject"
-    assert shown["stages"] == [{"name": "build", "run": "echo built", "timeout": 3600, "retries": 0}]
+    assert shown["stages"] == [
+        {"name": "build", "run": "echo built", "timeout": 3600, "retries": 0}
+    ]
     listed = (await capstan.http.get("/api/v1/projects")).json()
     assert [p["name"] for p in listed["projects"]] == ["web"]
 
 
-async def test_webhook_secret_is_not_stored_in_plaintext(capstan: Capstan, tmp_path: Path) -> None:
-    if PG_URL:
-        pytest.skip("the SQLite file is inspected here; test_secrets covers PostgreSQL dumps")
+async def test_webhook_secret_is_not_stored_in_plaintext(capstan: Capstan) -> None:
     created = await capstan.create_project()
     rotated = await capstan.http.post("/api/v1/projects/web/webhook-secret")
     assert rotated.status_code == 200
     new_secret = rotated.json()["webhook_secret"]
     assert new_secret != created["webhook_secret"]
-    db = capstan.settings.database_url.removeprefix("sqlite://")
-    dump = "\n".join(sqlite3.connect(db).iterdump())
+    dump = await database_dump(capstan.settings.database_url)
     assert created["webhook_secret"] not in dump and new_secret not in dump
     assert "v1:" in dump
+
+
+def project(*stages: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"name": "web", "stages": list(stages) or [{"name": "a", "run": "x"}], **fields}
+
+
+def stage(**fields: Any) -> dict[str, Any]:
+    return {"name": "a", "run": "x", **fields}
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"name": "Web", "stages": [{"name": "a", "run": "x"}]}, "name"),
-        ({"name": "-web", "stages": [{"name": "a", "run": "x"}]}, "name"),
+        (project(name="Web"), "name"),
+        (project(name="-web"), "name"),
         ({"name": "web"}, "stages"),
-        ({"name": "web", "stages": []}, "stages"),
-        ({"name": "web", "stages": [{"name": "a"}]}, "stages[0]"),
-        ({"name": "web", "stages": [{"name": "A", "run": "x"}]}, "stages[0].name"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x"}, {"name": "a", "run": "y"}]}, "stages[1].name"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x", "timeout": 0}]}, "stages[0].timeout"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x", "retries": -1}]}, "stages[0].retries"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x", "retries": True}]}, "stages[0].retries"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x", "extra": 1}]}, "stages[0].extra"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x"}], "concurrency": "yolo"}, "concurrency"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x"}], "keep_releases": 0}, "keep_releases"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x"}], "branch": "a b"}, "branch"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x"}], "repo_url": "--upload-pack=x"}, "repo_url"),
-        ({"name": "web", "stages": [{"name": "a", "run": "x"}], "colour": "red"}, "colour"),
+        (project(stages=[]), "stages"),
+        (project({"name": "a"}), "stages[0]"),
+        (project(stage(name="A")), "stages[0].name"),
+        (project(stage(), stage(run="y")), "stages[1].name"),
+        (project(stage(timeout=0)), "stages[0].timeout"),
+        (project(stage(retries=-1)), "stages[0].retries"),
+        (project(stage(retries=True)), "stages[0].retries"),
+        (project(stage(extra=1)), "stages[0].extra"),
+        (project(concurrency="yolo"), "concurrency"),
+        (project(keep_releases=0), "keep_releases"),
+        (project(branch="a b"), "branch"),
+        (project(repo_url="--upload-pack=x"), "repo_url"),
+        (project(colour="red"), "colour"),
     ],
-)  # fmt: skip
+)
 async def test_invalid_project_is_a_422_naming_the_field(
     capstan: Capstan, body: dict[str, Any], field: str
 ) -> None:

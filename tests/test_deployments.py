@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from conftest import Capstan, Repo
+from conftest import Capstan, Repo, eventually
 
 GATED = [
     {"name": "build", "run": "echo building"},
@@ -39,8 +39,12 @@ async def test_trigger_starts_first_stage_and_stages_advance_in_order(capstan: C
 async def test_first_stage_is_in_progress_right_after_trigger(capstan: Capstan) -> None:
     await capstan.create_project(stages=[{"name": "build", "run": "sleep 5"}])
     dep = await capstan.trigger()
-    running = await capstan.wait_for(dep["id"], "IN_PROGRESS", stage="build", timeout=5)
-    assert running["stages"][0]["status"] == "running"
+    await capstan.wait_for(dep["id"], "IN_PROGRESS", stage="build", timeout=5)
+
+    async def stage_running() -> bool:
+        return (await capstan.deployment(dep["id"]))["stages"][0]["status"] == "running"
+
+    await eventually(stage_running, timeout=5)
     await capstan.http.post(f"/api/v1/deployments/{dep['id']}/cancel")
 
 
@@ -85,13 +89,13 @@ async def test_stage_timeout_fails_the_stage(capstan: Capstan) -> None:
 async def test_approval_gate_waits_then_continues(capstan: Capstan) -> None:
     await capstan.create_project(stages=GATED)
     dep = await capstan.trigger()
-    waiting = await capstan.wait_for(dep["id"], "IN_PROGRESS", stage="approve")
+    waiting = await capstan.awaiting_approval(dep["id"])
+    assert waiting["current_stage"] == "approve"
     await asyncio.sleep(0.5)
     waiting = await capstan.deployment(dep["id"])
     assert waiting["stages"][1]["status"] == "awaiting_approval"
     assert waiting["stages"][2]["status"] == "pending"
-    response = await capstan.http.post(f"/api/v1/deployments/{dep['id']}/approve")
-    assert response.status_code == 200
+    await capstan.approve(dep["id"])
     done = await capstan.wait_for(dep["id"], "COMPLETED")
     assert [s["status"] for s in done["stages"]] == ["succeeded"] * 3
 
@@ -110,8 +114,7 @@ async def test_gate_with_script_opens_then_runs(capstan: Capstan) -> None:
         stages=[{"name": "release", "approval": True, "run": "echo after approval"}]
     )
     dep = await capstan.trigger()
-    await capstan.wait_for(dep["id"], "IN_PROGRESS", stage="release")
-    await capstan.http.post(f"/api/v1/deployments/{dep['id']}/approve")
+    await capstan.approve(dep["id"])
     done = await capstan.wait_for(dep["id"], "COMPLETED")
     assert done["stages"][0]["attempt"] == 1
     assert "after approval" in await capstan.log(dep["id"])
@@ -161,12 +164,11 @@ async def test_rollback_in_progress_stops_it_and_keeps_current(
 ) -> None:
     await capstan.create_project(repo_url=repo.url, stages=GATED)
     first = await capstan.trigger()
-    await capstan.wait_for(first["id"], "IN_PROGRESS", stage="approve")
-    await capstan.http.post(f"/api/v1/deployments/{first['id']}/approve")
+    await capstan.approve(first["id"])
     await capstan.wait_for(first["id"], "COMPLETED")
     repo.commit({"app.txt": "v2\n"})
     second = await capstan.trigger()
-    await capstan.wait_for(second["id"], "IN_PROGRESS", stage="approve")
+    await capstan.awaiting_approval(second["id"])
     response = await capstan.http.post(f"/api/v1/deployments/{second['id']}/rollback")
     assert response.status_code == 200 and response.json()["status"] == "ROLLED_BACK"
     current = capstan.settings.projects_dir / "web" / "current"

@@ -17,8 +17,7 @@ async def test_release_is_the_exact_commit_the_ref_had_at_trigger_time(
     dep = await capstan.trigger()
     assert dep["commit"] == first_commit
     repo.commit({"app.txt": "v3\n"})
-    await capstan.wait_for(dep["id"], "IN_PROGRESS", stage="wait")
-    await capstan.http.post(f"/api/v1/deployments/{dep['id']}/approve")
+    await capstan.approve(dep["id"])
     done = await capstan.wait_for(dep["id"], "COMPLETED")
     assert done["release"] == f"releases/{dep['seq']}-{first_commit[:7]}"
     release = capstan.settings.projects_dir / "web" / done["release"]

@@ -1,0 +1,22 @@
+# Capstan in a container: `docker run -p 8000:8000 -v capstan:/data capstan`
+FROM python:3.12-slim
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git tar \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/capstan
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY migrations ./migrations
+RUN pip install --no-cache-dir -e .
+
+ENV CAPSTAN_HOST=0.0.0.0 \
+    CAPSTAN_PORT=8000 \
+    CAPSTAN_DATA_DIR=/data
+VOLUME /data
+EXPOSE 8000
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+CMD ["capstan", "serve"]
