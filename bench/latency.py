@@ -47,7 +47,7 @@ def main() -> None:
     base_ms = [x * 1000 for x in base]
     print(f"trigger-to-first-stage-start over {COUNT} deployments")
     print(
-        f"  p50 {percentile(ms, 50):7.1f} ms   p99 {percentile(ms, 99):7.1f} ms   (goal p99 < 100 ms)"
+        f"  p50 {percentile(ms, 50):.1f} ms   p99 {percentile(ms, 99):.1f} ms (goal p99 < 100 ms)"
     )
     print(
         f"  baseline, bash started directly: p50 {percentile(base_ms, 50):.1f} ms "
