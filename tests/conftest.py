@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import socket
@@ -178,7 +179,7 @@ class Capstan:
         while True:
             dep = await self.deployment(dep_id)
             stage = dep["stages"][dep["stage_index"]] if dep["current_stage"] else None
-            if dep["status"] == "IN_PROGRESS" and stage["status"] == "awaiting_approval":
+            if dep["status"] == "IN_PROGRESS" and stage and stage["status"] == "awaiting_approval":
                 return dep
             if time.monotonic() > deadline:
                 raise AssertionError(f"not awaiting approval: {dep}")
@@ -197,7 +198,9 @@ class Capstan:
         return response.text
 
 
-async def serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+@contextlib.asynccontextmanager
+async def running_capstan(settings: Settings) -> AsyncIterator[Capstan]:
+    """Capstan served by uvicorn on a loopback port in this event loop, stopped on exit."""
     AppStatus.should_exit = False
     config = uvicorn.Config(
         create_app(settings),
@@ -212,17 +215,19 @@ async def serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    return server, task
+    try:
+        async with httpx.AsyncClient(base_url=settings.url, timeout=30) as http:
+            yield Capstan(settings, http)
+    finally:
+        server.should_exit = True
+        await task
+        AppStatus.should_exit = False
 
 
 @pytest.fixture
 async def capstan(settings: Settings) -> AsyncIterator[Capstan]:
-    server, task = await serve(settings)
-    async with httpx.AsyncClient(base_url=settings.url, timeout=30) as http:
-        yield Capstan(settings, http)
-    server.should_exit = True
-    await task
-    AppStatus.should_exit = False
+    async with running_capstan(settings) as running:
+        yield running
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:

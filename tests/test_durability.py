@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Capstan, RedisServer, eventually, free_port, serve
+from conftest import Capstan, RedisServer, eventually, free_port, running_capstan
 from test_processes import alive, marker
 
 from app.models import Deployment
@@ -168,10 +168,9 @@ async def test_triggers_during_a_redis_outage_run_exactly_once_when_it_returns(
     outage = RedisServer(tmp_path)
     outage.start()
     local = Settings(**{**settings.__dict__, "redis_url": outage.url})
-    server, task = await serve(local)
     try:
-        async with httpx.AsyncClient(base_url=local.url, timeout=30) as http:
-            capstan = Capstan(local, http)
+        async with running_capstan(local) as capstan:
+            http = capstan.http
             await capstan.create_project(
                 stages=[{"name": "count", "run": "echo $CAPSTAN_SEQ >> ../../runs"}]
             )
@@ -196,6 +195,4 @@ async def test_triggers_during_a_redis_outage_run_exactly_once_when_it_returns(
 
             await eventually(ready_again)
     finally:
-        server.should_exit = True
-        await task
         outage.stop()

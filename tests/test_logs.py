@@ -8,7 +8,7 @@ import json
 import time
 
 import httpx
-from conftest import Capstan, serve
+from conftest import Capstan, running_capstan
 
 from app.cli import sse_events
 from app.models import LogChunk
@@ -134,19 +134,13 @@ async def test_a_million_lines_become_few_rows_and_the_api_stays_responsive(
 
 async def test_log_past_the_limit_is_truncated_while_the_stage_goes_on(settings: Settings) -> None:
     small = dataclasses.replace(settings, max_log_bytes=10_000)
-    server, task = await serve(small)
-    try:
-        async with httpx.AsyncClient(base_url=small.url, timeout=30) as http:
-            capstan = Capstan(small, http)
-            await capstan.create_project(
-                stages=[{"name": "loud", "run": "seq 1 20000; echo > ../../finished"}]
-            )
-            dep = await capstan.trigger()
-            await capstan.wait_for(dep["id"], "COMPLETED")
-            text = await capstan.log(dep["id"])
-            assert len(text) < 12_000
-            assert "[capstan] log truncated at 10000 bytes" in text
-            assert (small.projects_dir / "web" / "finished").exists()
-    finally:
-        server.should_exit = True
-        await task
+    async with running_capstan(small) as capstan:
+        await capstan.create_project(
+            stages=[{"name": "loud", "run": "seq 1 20000; echo > ../../finished"}]
+        )
+        dep = await capstan.trigger()
+        await capstan.wait_for(dep["id"], "COMPLETED")
+        text = await capstan.log(dep["id"])
+        assert len(text) < 12_000
+        assert "[capstan] log truncated at 10000 bytes" in text
+        assert (small.projects_dir / "web" / "finished").exists()

@@ -6,8 +6,7 @@ import contextlib
 import random
 from pathlib import Path
 
-import httpx
-from conftest import Capstan, eventually, serve
+from conftest import Capstan, eventually, running_capstan
 
 from app.settings import Settings
 
@@ -83,9 +82,7 @@ async def test_stopping_the_server_stops_stages_and_they_resume_after_restart(
     token = marker()
     script = f"if [ -f ../../ran ]; then echo resumed; else touch ../../ran; sleep {token}; fi"
     for round in range(2):
-        server, task = await serve(settings)
-        async with httpx.AsyncClient(base_url=settings.url, timeout=30) as http:
-            capstan = Capstan(settings, http)
+        async with running_capstan(settings) as capstan:
             if round == 0:
                 await capstan.create_project(stages=[{"name": "long", "run": script}])
                 dep = await capstan.trigger()
@@ -94,8 +91,6 @@ async def test_stopping_the_server_stops_stages_and_they_resume_after_restart(
                 done = await capstan.wait_for(dep["id"], "COMPLETED")
                 assert done["stages"][0]["attempt"] == 2
                 assert "resumed" in await capstan.log(dep["id"])
-        server.should_exit = True
-        await task
         assert not alive(token)
 
 

@@ -17,7 +17,7 @@ from app.domain.pipeline import validate_ref
 from app.domain.status import TERMINAL, Concurrency, Kind, StageStatus, Status
 from app.engine import releases
 from app.engine.runner import Engine, settle
-from app.engine.store import LeaseLost, now, save
+from app.engine.store import LeaseLost, now, save, stamp
 from app.errors import Conflict, Invalid, Throttled, Unavailable
 from app.logbus import done_batch, publish
 from app.models import Deployment, Project
@@ -130,7 +130,7 @@ async def approve(engine: Engine, dep: Deployment, by: str) -> Deployment:
         ):
             raise Conflict("the deployment is not awaiting approval", code="not_awaiting_approval")
         stages = [dict(s) for s in dep.stages]
-        stages[dep.stage_index].update(approved_by=by, approved_at=now().isoformat())
+        stages[dep.stage_index].update(approved_by=by, approved_at=stamp())
         try:
             await save(dep, stages=stages)
         except LeaseLost:
@@ -171,7 +171,7 @@ async def _end(dep: Deployment, status: Status, error: str) -> None:
     stages = [dict(s) for s in dep.stages]
     for stage in stages:
         if stage["status"] in (StageStatus.RUNNING.value, StageStatus.AWAITING_APPROVAL.value):
-            stage.update(status=StageStatus.CANCELLED.value, finished_at=now().isoformat())
+            stage.update(status=StageStatus.CANCELLED.value, finished_at=stamp())
         elif stage["status"] == StageStatus.PENDING.value:
             stage["status"] = StageStatus.SKIPPED.value
     await save(dep, status=status, error=error, finished_at=now(), stages=stages)

@@ -25,7 +25,7 @@ from app.domain.pipeline import StageSpec, backoff
 from app.domain.status import TERMINAL, Kind, StageStatus, Status
 from app.engine import process, releases, store
 from app.engine.logsink import LogSink
-from app.engine.store import LeaseLost, now
+from app.engine.store import LeaseLost, now, stamp
 from app.logbus import done_batch, publish
 from app.metrics import Metrics
 from app.models import Deployment, Project
@@ -161,7 +161,7 @@ class Runner:
         if spec.approval and not state.get("approved_by"):
             await self._park(index)
         if spec.run is None:
-            await self._set_stage(index, status=StageStatus.SUCCEEDED, finished_at=_ts())
+            await self._set_stage(index, status=StageStatus.SUCCEEDED, finished_at=stamp())
             await self._save(stage_index=index + 1)
             return
         if state["status"] == StageStatus.AWAITING_APPROVAL.value:
@@ -178,7 +178,7 @@ class Runner:
                 status=StageStatus.RUNNING,
                 attempt=attempt,
                 exit_code=None,
-                started_at=_ts(),
+                started_at=stamp(),
                 finished_at=None,
             )
             started = time.monotonic()
@@ -200,12 +200,12 @@ class Runner:
                 time.monotonic() - started
             )
             if succeeded:
-                await self._set_stage(index, status=outcome, exit_code=0, finished_at=_ts())
+                await self._set_stage(index, status=outcome, exit_code=0, finished_at=stamp())
                 await self._save(stage_index=index + 1)
                 return
             failures = state.get("failures", 0) + 1
             if failures > spec.retries:
-                await self._set_stage(index, status=outcome, exit_code=code, finished_at=_ts())
+                await self._set_stage(index, status=outcome, exit_code=code, finished_at=stamp())
                 raise Failed(f"stage {spec.name} {error}")
             delay = backoff(failures)
             state.update(failures=failures, exit_code=code)
@@ -224,7 +224,7 @@ class Runner:
             await self.sink.say(f"stopped {found} leftover process group(s) of the lost attempt")
         name = self.specs[index].name
         if interruptions >= MAX_INTERRUPTIONS:
-            await self._set_stage(index, status=StageStatus.FAILED, finished_at=_ts())
+            await self._set_stage(index, status=StageStatus.FAILED, finished_at=stamp())
             raise Failed(f"stage {name} was interrupted {interruptions} times; giving up")
         delay = backoff(interruptions)
         await self._save(stages=self.stages)
@@ -238,7 +238,7 @@ class Runner:
         state = self.stages[index]
         if state["status"] != StageStatus.AWAITING_APPROVAL.value:
             await self._set_stage(
-                index, status=StageStatus.AWAITING_APPROVAL, attempt=1, started_at=_ts()
+                index, status=StageStatus.AWAITING_APPROVAL, attempt=1, started_at=stamp()
             )
         await self.sink.flush()
         await self._save(stage_index=index, lease_holder=None, lease_expires=None)
@@ -293,7 +293,7 @@ class Runner:
     async def _heartbeat(self, main: asyncio.Task[None]) -> None:
         """Renew the lease (and SAQ's job heartbeat); on loss, stop the main task."""
         while True:
-            await asyncio.sleep(self.settings.lease_seconds / 5)
+            await asyncio.sleep(min(1.0, self.settings.lease_seconds / 5))
             try:
                 async with self.write_lock:
                     if self.dep.lease_holder is None:
@@ -322,7 +322,3 @@ class Runner:
             CAPSTAN_CURRENT_DIR=str((self.project_dir / "current").absolute()),
         )
         return env
-
-
-def _ts() -> str:
-    return now().isoformat().replace("+00:00", "Z")

@@ -31,6 +31,11 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def stamp() -> str:
+    """Now as RFC 3339 text, for timestamps kept inside JSON columns."""
+    return now().isoformat().replace("+00:00", "Z")
+
+
 async def save(dep: Deployment, **changes: Any) -> None:
     """Write `changes` if `dep` is still at the revision read; update `dep` in memory."""
     status = changes.get("status")
