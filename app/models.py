@@ -27,6 +27,10 @@ class Project(Model):
     keep_releases = fields.IntField(default=5)
     on_rollback = fields.TextField(null=True)
     webhook_secret = fields.TextField(description="AES-256-GCM ciphertext, never plaintext")
+    deploy_tags = fields.CharField(max_length=255, null=True)
+    paths: list[str] | None = fields.JSONField(null=True)
+    # Where commit statuses go: {"provider", "repository", "api"}, from the last push delivery.
+    source: dict[str, str] | None = fields.JSONField(null=True)
     current_deployment_id = fields.UUIDField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -52,6 +56,7 @@ class Deployment(Model):
     stage_index = fields.IntField(default=0)
     trigger: dict[str, Any] = fields.JSONField()
     release = fields.CharField(max_length=255, null=True)
+    report: dict[str, str] | None = fields.JSONField(null=True)
     rollback_to = fields.UUIDField(null=True)
     error = fields.TextField(null=True)
     active_slot = fields.UUIDField(null=True, unique=True)
@@ -90,3 +95,52 @@ class LogChunk(Model):
     class Meta:
         table = "log_chunks"
         unique_together = (("deployment_id", "first_cursor"),)
+
+
+class Delivery(Model):
+    """A webhook delivery that passed verification: what came, and what Capstan did with it.
+
+    The raw body is never kept; `push` holds the parsed push (ref, commit, pusher, paths) so a
+    delivery can be replayed.
+    """
+
+    id = fields.UUIDField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    provider = fields.CharField(max_length=16)
+    delivery_id = fields.CharField(max_length=128)
+    event = fields.CharField(max_length=64)
+    outcome = fields.CharField(max_length=16)
+    reason = fields.TextField(null=True)
+    status_code = fields.IntField()
+    deployment_id = fields.UUIDField(null=True)
+    push: dict[str, Any] | None = fields.JSONField(null=True)
+    size = fields.IntField()
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    project_id: str
+
+    class Meta:
+        table = "deliveries"
+        unique_together = (("project_id", "provider", "delivery_id"),)
+
+
+class Secret(Model):
+    """A project secret: AES-256-GCM ciphertext bound to project, name and key id."""
+
+    id = fields.BigIntField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="secrets", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=128)
+    value = fields.TextField()
+    key_id = fields.CharField(max_length=16)
+    updated_at = fields.DatetimeField(auto_now=True)
+    updated_by = fields.CharField(max_length=128)
+
+    project_id: str
+
+    class Meta:
+        table = "secrets"
+        unique_together = (("project_id", "name"),)

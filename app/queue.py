@@ -18,13 +18,16 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
+from app.domain.vault import Vault
 from app.engine.runner import Engine, advance
 from app.models import Deployment
+from app.reporting import post_status
 
 log = logging.getLogger("capstan.queue")
 
 QUEUE_NAME = "capstan"
 JOB_HEARTBEAT_SECONDS = 120
+REPORT_ATTEMPTS = 5
 
 
 class CapstanQueue(RedisQueue):
@@ -74,14 +77,38 @@ class JobQueue:
             return False
         return True
 
-    def worker(self, engine: Engine, concurrency: int) -> CapstanWorker:
+    async def report(self, dep: Deployment) -> bool:
+        """Ask a worker to post `dep`'s commit status; best effort, retried with backoff."""
+        if not dep.report:
+            return False
+        try:
+            await self.queue.enqueue(
+                "report",
+                key=f"report:{dep.id}:{dep.status}",
+                deployment_id=str(dep.id),
+                timeout=30,
+                retries=REPORT_ATTEMPTS,
+                retry_delay=1.0,
+                retry_backoff=True,
+            )
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "status report dropped", extra={"deployment": str(dep.id), "error": str(exc)}
+            )
+            return False
+        return True
+
+    def worker(self, engine: Engine, vault: Vault, concurrency: int) -> CapstanWorker:
         async def advance_job(ctx: Context, *, deployment_id: str) -> None:
             job = ctx.get("job")
             await advance(engine, deployment_id, touch=job.update if job else None)
 
+        async def report_job(ctx: Context, *, deployment_id: str) -> str | None:
+            return await post_status(engine.settings, vault, deployment_id)
+
         return CapstanWorker(
             self.queue,
-            functions=[("advance", advance_job)],
+            functions=[("advance", advance_job), ("report", report_job)],
             id=engine.holder,
             concurrency=concurrency,
             dequeue_timeout=5,

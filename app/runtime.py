@@ -62,13 +62,13 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
     jobs = JobQueue(redis)
     metrics = Metrics()
     holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    engine = Engine(settings, holder, redis, jobs.enqueue, metrics)
+    engine = Engine(settings, holder, redis, jobs.enqueue, jobs.report, metrics)
     hub = LogHub(redis)
     tasks: list[asyncio.Task[None]] = []
     saq_worker: CapstanWorker | None = None
     worker_task = None
     if worker:
-        saq_worker = jobs.worker(engine, settings.worker_concurrency)
+        saq_worker = jobs.worker(engine, vault, settings.worker_concurrency)
         worker_task = asyncio.create_task(saq_worker.start(), name="capstan-worker")
         tasks.append(asyncio.create_task(reconciler.run_forever(engine), name="reconciler"))
     try:

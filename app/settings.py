@@ -37,6 +37,10 @@ class Settings:
     log_level: str = "info"
     url: str = "http://127.0.0.1:8000"
     master_key: str = ""
+    public_url: str = ""
+    github_api_url: str = "https://api.github.com"
+    gitlab_api_url: str = ""
+    gitea_api_url: str = ""
     base_env: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         metadata={"env": False},
@@ -89,6 +93,11 @@ class Settings:
         if len(key) != 32:
             raise ConfigError("CAPSTAN_MASTER_KEY must be 64 hex characters (32 bytes)")
         return key
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach this Capstan: links in commit statuses point here."""
+        return (self.public_url or self.url).rstrip("/")
 
     @property
     def projects_dir(self) -> Path:

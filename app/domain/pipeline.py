@@ -21,7 +21,17 @@ MAX_TIMEOUT = 7 * 24 * 3600
 MAX_RETRIES = 10
 MAX_STAGES = 50
 
-EDITABLE = ("repo_url", "branch", "stages", "concurrency", "keep_releases", "on_rollback")
+EDITABLE = (
+    "repo_url",
+    "branch",
+    "stages",
+    "concurrency",
+    "keep_releases",
+    "on_rollback",
+    "deploy_tags",
+    "paths",
+)
+MAX_GLOBS = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +96,8 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         "concurrency": _concurrency,
         "keep_releases": _keep_releases,
         "on_rollback": _on_rollback,
+        "deploy_tags": _deploy_tags,
+        "paths": _paths,
     }
     for key, check in checks.items():
         if key in data:
@@ -98,6 +110,8 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         out.setdefault("concurrency", Concurrency.QUEUE.value)
         out.setdefault("keep_releases", 5)
         out.setdefault("on_rollback", None)
+        out.setdefault("deploy_tags", None)
+        out.setdefault("paths", None)
     return out
 
 
@@ -131,6 +145,25 @@ def _on_rollback(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > 65536:
         raise Invalid("on_rollback must be a bash script", field="on_rollback")
     return value
+
+
+def _deploy_tags(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 255:
+        raise Invalid("deploy_tags must be a glob such as v*", field="deploy_tags")
+    return value
+
+
+def _paths(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_GLOBS:
+        raise Invalid(f"paths must be a list of at most {MAX_GLOBS} globs", field="paths")
+    for i, glob in enumerate(value):
+        if not isinstance(glob, str) or not glob or len(glob) > 1024:
+            raise Invalid("each path must be a non-empty glob", field=f"paths[{i}]")
+    return value or None
 
 
 def _stages(value: object) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ class NewDeployment:
     release: str | None = None
     rollback_to: uuid.UUID | None = None
     pipeline: list[dict[str, Any]] | None = None
+    report: dict[str, str] | None = None
 
 
 def initial_stages(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -74,49 +75,70 @@ async def deploy(
     return await submit(engine, project, new)
 
 
+@dataclasses.dataclass
+class Submitted:
+    """A stored deployment, and the waiting ones it superseded, to announce after commit."""
+
+    deployment: Deployment
+    superseded: list[Deployment]
+
+
 async def submit(engine: Engine, project: Project, new: NewDeployment) -> Deployment:
     """Store a PENDING deployment under the project's concurrency policy, then enqueue it."""
+    async with in_transaction():
+        submitted = await insert(engine, project, new)
+    await announce(engine, submitted)
+    return submitted.deployment
+
+
+async def insert(engine: Engine, project: Project, new: NewDeployment) -> Submitted:
+    """Store a PENDING deployment; call inside a transaction, then `announce` after commit."""
     pipeline = new.pipeline if new.pipeline is not None else project.stages
     superseded: list[Deployment] = []
-    async with in_transaction():
-        # A write first: it locks the project row (PostgreSQL) or the database (SQLite), so
-        # concurrent triggers of one project take their turns through the checks below.
-        await Project.filter(id=project.id).update(keep_releases=F("keep_releases"))
-        waiting = await Deployment.filter(project_id=project.id, status=Status.PENDING.value)
-        if len(waiting) >= engine.settings.max_pending:
-            raise Throttled(
-                f"{len(waiting)} deployments already wait in {project.name}",
-                code="backlog_full",
-                headers={"Retry-After": "30"},
-            )
-        policy = Concurrency(project.concurrency)
-        if policy is Concurrency.REJECT and (
-            waiting
-            or await Deployment.filter(project_id=project.id, active_slot=project.id).exists()
-        ):
-            raise Conflict(f"a deployment of {project.name} is active", code="deployment_active")
-        dep = await Deployment.create(
-            id=uuid.uuid4(),
-            project_id=project.id,
-            kind=new.kind.value,
-            status=Status.PENDING.value,
-            ref=new.ref,
-            commit=new.commit,
-            version=new.version,
-            pipeline=pipeline,
-            stages=initial_stages(pipeline),
-            trigger=new.trigger,
-            release=new.release,
-            rollback_to=new.rollback_to,
+    # A write first: it locks the project row (PostgreSQL) or the database (SQLite), so
+    # concurrent triggers of one project take their turns through the checks below.
+    await Project.filter(id=project.id).update(keep_releases=F("keep_releases"))
+    waiting = await Deployment.filter(project_id=project.id, status=Status.PENDING.value)
+    if len(waiting) >= engine.settings.max_pending:
+        raise Throttled(
+            f"{len(waiting)} deployments already wait in {project.name}",
+            code="backlog_full",
+            headers={"Retry-After": "30"},
         )
-        if policy is Concurrency.SUPERSEDE:
-            for old in waiting:
-                await _end(old, Status.CANCELLED, f"superseded by deployment {dep.seq}")
-                superseded.append(old)
-    for old in superseded:
+    policy = Concurrency(project.concurrency)
+    if policy is Concurrency.REJECT and (
+        waiting or await Deployment.filter(project_id=project.id, active_slot=project.id).exists()
+    ):
+        raise Conflict(f"a deployment of {project.name} is active", code="deployment_active")
+    dep = await Deployment.create(
+        id=uuid.uuid4(),
+        project_id=project.id,
+        kind=new.kind.value,
+        status=Status.PENDING.value,
+        ref=new.ref,
+        commit=new.commit,
+        version=new.version,
+        pipeline=pipeline,
+        stages=initial_stages(pipeline),
+        trigger=new.trigger,
+        release=new.release,
+        rollback_to=new.rollback_to,
+        report=new.report if new.report is not None else project.source,
+    )
+    if policy is Concurrency.SUPERSEDE:
+        for old in waiting:
+            await _end(old, Status.CANCELLED, f"superseded by deployment {dep.seq}")
+            superseded.append(old)
+    return Submitted(dep, superseded)
+
+
+async def announce(engine: Engine, submitted: Submitted) -> None:
+    """After commit: wake the superseded deployments' log readers, enqueue, report."""
+    for old in submitted.superseded:
         await publish(engine.redis, str(old.id), done_batch(0, old.status))
-    await engine.enqueue(dep)
-    return dep
+        await engine.report(old)
+    await engine.enqueue(submitted.deployment)
+    await engine.report(submitted.deployment)
 
 
 async def approve(engine: Engine, dep: Deployment, by: str) -> Deployment:
@@ -161,6 +183,7 @@ async def stop(engine: Engine, dep: Deployment, status: Status, by: str) -> Depl
             dep = await Deployment.get(id=dep.id)
             continue
         await publish(engine.redis, str(dep.id), done_batch(0, dep.status))
+        await engine.report(dep)
         if dep.lease_holder is None or (dep.lease_expires and dep.lease_expires < now()):
             await settle(engine, dep)
         return dep

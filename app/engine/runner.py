@@ -41,12 +41,14 @@ Touch = Callable[[], Awaitable[object]]
 
 @dataclasses.dataclass
 class Engine:
-    """What a runner needs from its process: settings, identity, Redis, and the queue."""
+    """What a runner needs from its process: settings, identity, Redis, the queue (to advance a
+    deployment, and to report its status to the forge it came from) and metrics."""
 
     settings: Settings
     holder: str
     redis: Redis
     enqueue: Enqueue
+    report: Enqueue
     metrics: Metrics
 
 
@@ -252,6 +254,7 @@ class Runner:
         async with self.write_lock:
             await store.complete(dep)
         self.engine.metrics.finished.labels(Status.COMPLETED.value).inc()
+        await self.engine.report(dep)
         removed = releases.prune(self.project_dir, project.keep_releases, {dep.release})
         if removed:
             log.info("pruned releases", extra={"project": project.name, "removed": removed})
@@ -264,6 +267,7 @@ class Runner:
             await self.sink.flush()
             await self._save(status=status, error=error, finished_at=now(), stages=self.stages)
             self.engine.metrics.finished.labels(status.value).inc()
+            await self.engine.report(self.dep)
 
     async def _step_away(self) -> None:
         """Server shutdown: give the lease back so any worker resumes at once."""

@@ -156,10 +156,10 @@ async def trigger_deployment(request: Request) -> Response:
 async def list_deployments(request: Request) -> Response:
     """A project's deployments, newest first (`limit`, `before` a seq)."""
     project = await find_project(request)
-    limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     query = Deployment.filter(project_id=project.id)
     if "before" in request.query_params:
-        query = query.filter(seq__lt=_int_param(request, "before", 0, 1, 2**62))
+        query = query.filter(seq__lt=int_param(request, "before", 0, 1, 2**62))
     deps = await query.order_by("-seq").limit(limit)
     return JSONResponse({"deployments": [deployment_json(d, project.name) for d in deps]})
 
@@ -203,7 +203,7 @@ async def rollback_project(request: Request) -> Response:
     return JSONResponse(deployment_json(dep, project.name), status_code=202)
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default

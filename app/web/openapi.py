@@ -47,6 +47,8 @@ COMPONENTS: dict[str, Any] = {
                 "concurrency": {"enum": ["queue", "reject", "supersede"]},
                 "keep_releases": {"type": "integer", "minimum": 1, "default": 5},
                 "on_rollback": {"type": ["string", "null"]},
+                "deploy_tags": {"type": ["string", "null"]},
+                "paths": {"type": ["array", "null"], "items": {"type": "string"}},
             },
         },
         "Deployment": {

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from app.web import api, logs, openapi, ops
+from app.web import api, hooks, logs, openapi, ops, secrets
 
 
 async def openapi_document(request: Request) -> Response:
@@ -24,11 +24,23 @@ ROUTES: list[BaseRoute] = [
     Route("/api/v1/projects/{project}/deployments", api.trigger_deployment, methods=["POST"]),
     Route("/api/v1/projects/{project}/deployments", api.list_deployments, methods=["GET"]),
     Route("/api/v1/projects/{project}/rollback", api.rollback_project, methods=["POST"]),
+    Route("/api/v1/projects/{project}/deliveries", hooks.list_deliveries, methods=["GET"]),
+    Route(
+        "/api/v1/projects/{project}/deliveries/{delivery}/replay",
+        hooks.replay_delivery,
+        methods=["POST"],
+    ),
+    Route("/api/v1/projects/{project}/secrets", secrets.list_secrets, methods=["GET"]),
+    Route("/api/v1/projects/{project}/secrets/{name}", secrets.put_secret, methods=["PUT"]),
+    Route("/api/v1/projects/{project}/secrets/{name}", secrets.delete_secret, methods=["DELETE"]),
     Route("/api/v1/deployments/{deployment}", api.get_deployment, methods=["GET"]),
     Route("/api/v1/deployments/{deployment}/approve", api.approve_deployment, methods=["POST"]),
     Route("/api/v1/deployments/{deployment}/cancel", api.cancel_deployment, methods=["POST"]),
     Route("/api/v1/deployments/{deployment}/rollback", api.rollback_deployment, methods=["POST"]),
     Route("/api/v1/deployments/{deployment}/logs", logs.deployment_logs, methods=["GET"]),
+    Route("/hooks/github/{project}", hooks.github_hook, methods=["POST"]),
+    Route("/hooks/gitlab/{project}", hooks.gitlab_hook, methods=["POST"]),
+    Route("/hooks/gitea/{project}", hooks.gitea_hook, methods=["POST"]),
     Route("/api/v1/queue", ops.queue_info, methods=["GET"]),
     Route("/api/v1/openapi.json", openapi_document, methods=["GET"]),
     Route("/healthz", ops.healthz, methods=["GET"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from app.models import Deployment, Project
+from app.models import Delivery, Deployment, Project
 
 STAGE_FIELDS = ("name", "status", "attempt", "exit_code", "started_at", "finished_at")
 
@@ -26,6 +26,8 @@ def project_json(project: Project) -> dict[str, Any]:
         "concurrency": project.concurrency,
         "keep_releases": project.keep_releases,
         "on_rollback": project.on_rollback,
+        "deploy_tags": project.deploy_tags,
+        "paths": project.paths,
         "current_deployment": str(project.current_deployment_id)
         if project.current_deployment_id
         else None,
@@ -59,4 +61,23 @@ def deployment_json(dep: Deployment, project_name: str) -> dict[str, Any]:
         "created_at": rfc3339(dep.created_at),
         "started_at": rfc3339(dep.started_at),
         "finished_at": rfc3339(dep.finished_at),
+    }
+
+
+def delivery_json(delivery: Delivery) -> dict[str, Any]:
+    push = delivery.push or {}
+    return {
+        "id": str(delivery.id),
+        "provider": delivery.provider,
+        "delivery": delivery.delivery_id,
+        "event": delivery.event,
+        "outcome": delivery.outcome,
+        "reason": delivery.reason,
+        "status_code": delivery.status_code,
+        "deployment": str(delivery.deployment_id) if delivery.deployment_id else None,
+        "ref": push.get("ref"),
+        "commit": push.get("commit"),
+        "pusher": push.get("pusher"),
+        "size": delivery.size,
+        "received_at": rfc3339(delivery.received_at),
     }

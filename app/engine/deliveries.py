@@ -1,0 +1,150 @@
+"""Verified webhook deliveries: recorded once, acted on once.
+
+A delivery's id (per project and provider) is unique in the database. The record and the
+deployment it starts are written in one transaction, so a delivery seen again is a duplicate
+(200, no second deployment) unless its first processing failed, in which case it runs now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.domain.status import Kind, TriggerType
+from app.engine.actions import NewDeployment, Submitted, announce, insert, submit
+from app.engine.runner import Engine
+from app.errors import AppError, Conflict, Unavailable
+from app.hooks.push import Push, decide
+from app.models import Delivery, Deployment, Project
+
+DEPLOYED, IGNORED, PING, FAILED = "deployed", "ignored", "ping", "failed"
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+async def receive(engine: Engine, project: Project, push: Push, size: int) -> Answer:
+    """Act on a verified delivery and record what happened."""
+    submitted: Submitted | None = None
+    try:
+        async with in_transaction():
+            previous = await _previous(project, push)
+            if previous is not None and previous.outcome != FAILED:
+                return _duplicate(previous)
+            if previous is not None:
+                await previous.delete()
+            source = _source(push)
+            if source is not None:
+                await Project.filter(id=project.id).update(source=source)
+            answer, submitted = await _act(engine, project, push, source)
+            await _record(project, push, size, answer, submitted)
+    except IntegrityError:
+        previous = await _previous(project, push)
+        return _duplicate(previous) if previous else Answer(200, {"duplicate": True})
+    except AppError as exc:
+        outcome = IGNORED if isinstance(exc, Conflict) else FAILED
+        status = 202 if outcome == IGNORED else exc.status
+        answer = Answer(status, {"ignored": exc.message} if outcome == IGNORED else exc.body())
+        await _record(project, push, size, answer, None, outcome=outcome, reason=exc.message)
+        if outcome == FAILED:
+            # 503 asks the sender to try again; a 4xx would make GitLab disable the hook.
+            raise Unavailable(exc.message, code=exc.code) from None
+        return answer
+    if submitted is not None:
+        await announce(engine, submitted)
+    return answer
+
+
+async def replay(engine: Engine, project: Project, delivery: Delivery, by: str) -> Deployment:
+    """Deploy a recorded push again, as a new deployment."""
+    if not delivery.push:
+        raise Conflict("this delivery carried no push", code="not_deployable")
+    push = Push.from_json(delivery.push)
+    decision = decide(push, project.branch, project.deploy_tags, project.paths)
+    if decision.ref is None:
+        raise Conflict(decision.reason or "the push does not deploy", code="not_deployable")
+    trigger = _trigger(push, by=by) | {"replay": True}
+    new = NewDeployment(
+        Kind.DEPLOY, trigger, ref=decision.ref, commit=push.commit, report=_source(push)
+    )
+    return await submit(engine, project, new)
+
+
+async def _act(
+    engine: Engine, project: Project, push: Push, source: dict[str, str] | None
+) -> tuple[Answer, Submitted | None]:
+    if push.event == "ping":
+        return Answer(200, {"ok": True}), None
+    decision = decide(push, project.branch, project.deploy_tags, project.paths)
+    if decision.ref is None:
+        return Answer(202, {"ignored": decision.reason}), None
+    new = NewDeployment(
+        Kind.DEPLOY, _trigger(push), ref=decision.ref, commit=push.commit, report=source
+    )
+    submitted = await insert(engine, project, new)
+    return Answer(202, {"deployment": str(submitted.deployment.id)}), submitted
+
+
+async def _record(
+    project: Project,
+    push: Push,
+    size: int,
+    answer: Answer,
+    submitted: Submitted | None,
+    outcome: str | None = None,
+    reason: str | None = None,
+) -> None:
+    if outcome is None:
+        outcome = DEPLOYED if submitted else PING if push.event == "ping" else IGNORED
+        reason = answer.body.get("ignored")
+    await Delivery.filter(
+        project_id=project.id, provider=push.provider, delivery_id=push.delivery_id
+    ).delete()
+    await Delivery.create(
+        id=uuid.uuid4(),
+        project_id=project.id,
+        provider=push.provider,
+        delivery_id=push.delivery_id,
+        event=push.event,
+        outcome=outcome,
+        reason=reason,
+        status_code=answer.status,
+        deployment_id=submitted.deployment.id if submitted else None,
+        push=push.to_json() if push.event == "push" else None,
+        size=size,
+    )
+
+
+async def _previous(project: Project, push: Push) -> Delivery | None:
+    return await Delivery.get_or_none(
+        project_id=project.id, provider=push.provider, delivery_id=push.delivery_id
+    )
+
+
+def _duplicate(previous: Delivery) -> Answer:
+    deployment = str(previous.deployment_id) if previous.deployment_id else None
+    return Answer(200, {"duplicate": True, "deployment": deployment})
+
+
+def _trigger(push: Push, by: str | None = None) -> dict[str, Any]:
+    return {
+        "type": TriggerType.WEBHOOK.value,
+        "by": by or push.pusher or push.provider,
+        "delivery": push.delivery_id,
+    }
+
+
+def _source(push: Push) -> dict[str, str] | None:
+    if push.event != "push" or not push.repository:
+        return None
+    source = {"provider": push.provider, "repository": push.repository}
+    if push.api:
+        source["api"] = push.api
+    return source

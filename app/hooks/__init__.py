@@ -1,0 +1,1 @@
+"""Webhooks: each provider's deliveries become one plain `Push` at the edge."""

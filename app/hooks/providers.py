@@ -1,0 +1,199 @@
+"""GitHub, GitLab and Gitea/Forgejo: how each signs a delivery and what its push payload says.
+
+`verify` runs on the raw bytes before anything is parsed, in constant time. `parse` turns the
+payload into a `Push`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from app.hooks.push import ZERO_SHA, BadPayload, Push, changed_paths
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+GITHUB_LIST_LIMIT = 20
+
+
+class Provider(Protocol):
+    name: str
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool: ...
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> Push: ...
+
+
+def _hmac_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _same_hex(given: str, expected: str) -> bool:
+    given = given.strip().lower()
+    return bool(HEX64.match(given)) and hmac.compare_digest(given, expected)
+
+
+def payload(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """The JSON object of a delivery: the body, or its `payload` form field."""
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type == "application/x-www-form-urlencoded":
+            form = parse_qs(body.decode("utf-8"), strict_parsing=False)
+            data = json.loads(form["payload"][0])
+        else:
+            data = json.loads(body)
+    except (ValueError, KeyError, IndexError, UnicodeDecodeError):
+        raise BadPayload("the body is not a JSON payload") from None
+    if not isinstance(data, dict):
+        raise BadPayload("the payload is not a JSON object")
+    return data
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _dig(data: object, *keys: str) -> object:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _delivery_id(headers: Mapping[str, str], names: tuple[str, ...], body: bytes) -> str:
+    """The sender's delivery id, or a digest of the body when it sends none."""
+    for name in names:
+        value = headers.get(name, "").strip()
+        if value:
+            return value[:128]
+    return "sha256:" + hashlib.sha256(body).hexdigest()[:40]
+
+
+def _api_base(web_url: object, suffix: str, api_path: str) -> str | None:
+    """`https://host/prefix/api/...` from a repository's web URL ending in `suffix`."""
+    url = _text(web_url)
+    if not url or not suffix or not url.endswith(suffix):
+        return None
+    parts = urlsplit(url.removesuffix(suffix))
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{api_path}"
+
+
+class GitHub:
+    name = "github"
+    EVENT = "x-github-event"
+    DELIVERY: tuple[str, ...] = ("x-github-delivery",)
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+        signature = headers.get("x-hub-signature-256", "")
+        if not signature.startswith("sha256="):
+            return False
+        return _same_hex(signature.removeprefix("sha256="), _hmac_hex(secret, body))
+
+    def event(self, headers: Mapping[str, str]) -> str:
+        return headers.get(self.EVENT, "").strip().lower() or "unknown"
+
+    def complete(self, data: dict[str, Any]) -> bool:
+        """Whether `commits` lists them all (GitHub sends at most 20)."""
+        commits = data.get("commits")
+        return isinstance(commits, list) and len(commits) < GITHUB_LIST_LIMIT
+
+    def api(self, data: dict[str, Any]) -> str | None:
+        return None
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> Push:
+        event = self.event(headers)
+        delivery = _delivery_id(headers, self.DELIVERY, body)
+        data = payload(headers, body)
+        if event != "push":
+            return Push(self.name, delivery, event)
+        after = _text(data.get("after"))
+        return Push(
+            provider=self.name,
+            delivery_id=delivery,
+            event="push",
+            ref=_text(data.get("ref")),
+            commit=_text(_dig(data, "head_commit", "id")) or after,
+            pusher=_text(_dig(data, "pusher", "name"))
+            or _text(_dig(data, "pusher", "login"))
+            or _text(_dig(data, "sender", "login")),
+            paths=changed_paths(data.get("commits"), self.complete(data)),
+            deleted=bool(data.get("deleted")) or after == ZERO_SHA,
+            repository=_text(_dig(data, "repository", "full_name")),
+            api=self.api(data),
+        )
+
+
+class Gitea(GitHub):
+    """Gitea and Forgejo: GitHub's payload, but their own headers come first (they send
+    GitHub's too) and the signature is bare hex."""
+
+    name = "gitea"
+    DELIVERY = ("x-gitea-delivery", "x-forgejo-delivery", "x-github-delivery")
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+        signature = headers.get("x-gitea-signature") or headers.get("x-forgejo-signature") or ""
+        return _same_hex(signature, _hmac_hex(secret, body))
+
+    def event(self, headers: Mapping[str, str]) -> str:
+        for name in ("x-gitea-event", "x-forgejo-event", "x-gogs-event", self.EVENT):
+            if headers.get(name):
+                return headers[name].strip().lower()
+        return "unknown"
+
+    def complete(self, data: dict[str, Any]) -> bool:
+        commits, total = data.get("commits"), data.get("total_commits")
+        if not isinstance(commits, list):
+            return False
+        return not isinstance(total, int) or total <= len(commits)
+
+    def api(self, data: dict[str, Any]) -> str | None:
+        full_name = _text(_dig(data, "repository", "full_name")) or ""
+        return _api_base(_dig(data, "repository", "html_url"), "/" + full_name, "/api/v1")
+
+
+class GitLab:
+    name = "gitlab"
+    EVENTS = {"push hook": "push", "tag push hook": "push"}
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+        token = headers.get("x-gitlab-token", "")
+        return bool(token) and hmac.compare_digest(token.encode(), secret.encode())
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> Push:
+        raw_event = headers.get("x-gitlab-event", "").strip().lower()
+        event = self.EVENTS.get(raw_event, raw_event or "unknown")
+        delivery = _delivery_id(
+            headers, ("idempotency-key", "x-gitlab-event-uuid", "x-gitlab-webhook-uuid"), body
+        )
+        data = payload(headers, body)
+        if event != "push":
+            return Push(self.name, delivery, event)
+        after = _text(data.get("after"))
+        commits = data.get("commits")
+        total = data.get("total_commits_count")
+        complete = isinstance(commits, list) and (
+            not isinstance(total, int) or total <= len(commits)
+        )
+        project_id = _dig(data, "project", "id")
+        namespace = _text(_dig(data, "project", "path_with_namespace"))
+        web_url = _dig(data, "project", "web_url")
+        return Push(
+            provider=self.name,
+            delivery_id=delivery,
+            event="push",
+            ref=_text(data.get("ref")),
+            commit=_text(data.get("checkout_sha")) or after,
+            pusher=_text(data.get("user_username")) or _text(data.get("user_name")),
+            paths=changed_paths(commits, complete),
+            deleted=after == ZERO_SHA,
+            repository=str(project_id) if isinstance(project_id, int) else namespace,
+            api=_api_base(web_url, "/" + (namespace or ""), "/api/v4"),
+        )
+
+
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (GitHub(), GitLab(), Gitea())}

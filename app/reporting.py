@@ -1,0 +1,91 @@
+"""Commit statuses: tell GitHub, GitLab or Gitea how a deployment of a commit went.
+
+A status is posted when a deployment is queued and when it ends, if the project has a token
+secret for the forge its pushes come from (`GITHUB_TOKEN`, `GITLAB_TOKEN`, `GITEA_TOKEN`). It
+runs as a queue job retried with backoff; a forge that is down never touches a deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+import httpx
+
+from app import secretstore
+from app.domain.vault import Vault
+from app.models import Deployment, Project
+from app.settings import Settings
+
+log = logging.getLogger("capstan.reporting")
+
+TOKENS = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN", "gitea": "GITEA_TOKEN"}
+GITHUB_STATES = {
+    "PENDING": "pending",
+    "IN_PROGRESS": "pending",
+    "COMPLETED": "success",
+    "FAILED": "failure",
+    "CANCELLED": "error",
+    "ROLLED_BACK": "error",
+}
+GITLAB_STATES = {
+    "PENDING": "pending",
+    "IN_PROGRESS": "running",
+    "COMPLETED": "success",
+    "FAILED": "failed",
+    "CANCELLED": "canceled",
+    "ROLLED_BACK": "canceled",
+}
+TIMEOUT = httpx.Timeout(10.0)
+
+
+async def post_status(settings: Settings, vault: Vault, deployment_id: str) -> str | None:
+    """Post the deployment's current state; return it, or None when there is nothing to do.
+    Raises httpx.HTTPError when the forge fails (the queue retries)."""
+    dep = await Deployment.get_or_none(id=deployment_id)
+    if dep is None or not dep.report or not dep.commit:
+        return None
+    provider = dep.report.get("provider", "")
+    if provider not in TOKENS:
+        return None
+    token = await secretstore.value(vault, dep.project_id, TOKENS[provider])
+    if not token:
+        return None
+    project = await Project.get(id=dep.project_id)
+    request = _request(settings, dep, project.name, token)
+    if request is None:
+        log.warning("no API address for commit statuses", extra={"provider": provider})
+        return None
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+        response = await http.send(request)
+    if response.is_error:
+        log.warning(
+            "commit status refused",
+            extra={"deployment": str(dep.id), "status": response.status_code},
+        )
+        response.raise_for_status()
+    return dep.status
+
+
+def _request(settings: Settings, dep: Deployment, project: str, token: str) -> httpx.Request | None:
+    report = dep.report or {}
+    provider, repository = report.get("provider"), report.get("repository", "")
+    description = f"Capstan deployment #{dep.seq}: {dep.status.lower().replace('_', ' ')}"
+    body = {
+        "target_url": f"{settings.base_url}/api/v1/deployments/{dep.id}",
+        "description": description[:140],
+    }
+    if provider == "gitlab":
+        api = settings.gitlab_api_url or report.get("api") or "https://gitlab.com/api/v4"
+        url = f"{api}/projects/{quote(repository, safe='')}/statuses/{dep.commit}"
+        body.update(state=GITLAB_STATES[dep.status], name=f"capstan/{project}")
+        return httpx.Request("POST", url, json=body, headers={"PRIVATE-TOKEN": token})
+    api = settings.github_api_url if provider == "github" else settings.gitea_api_url
+    api = api or report.get("api") or ""
+    if not api:
+        return None
+    url = f"{api.rstrip('/')}/repos/{repository}/statuses/{dep.commit}"
+    body.update(state=GITHUB_STATES[dep.status], context=f"capstan/{project}")
+    scheme = "Bearer" if provider == "github" else "token"
+    headers = {"Authorization": f"{scheme} {token}", "Accept": "application/json"}
+    return httpx.Request("POST", url, json=body, headers=headers)

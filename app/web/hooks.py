@@ -1,0 +1,92 @@
+"""Webhook endpoints (`/hooks/{provider}/{project}`) and the record of deliveries."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.domain.vault import VaultError
+from app.engine import deliveries
+from app.errors import AppError, BadRequest, NotFound, TooLarge
+from app.hooks.providers import PROVIDERS, Provider
+from app.hooks.push import BadPayload
+from app.models import Delivery
+from app.web.api import actor, find_project, int_param, runtime
+from app.web.schemas import delivery_json, deployment_json
+
+MAX_HOOK_BODY = 25 * 1024 * 1024
+
+
+class InvalidSignature(AppError):
+    status = 401
+    code = "invalid_signature"
+
+
+async def github_hook(request: Request) -> Response:
+    """Receive a GitHub delivery (X-Hub-Signature-256)."""
+    return await _receive(request, PROVIDERS["github"])
+
+
+async def gitlab_hook(request: Request) -> Response:
+    """Receive a GitLab delivery (X-Gitlab-Token)."""
+    return await _receive(request, PROVIDERS["gitlab"])
+
+
+async def gitea_hook(request: Request) -> Response:
+    """Receive a Gitea or Forgejo delivery (X-Gitea-Signature)."""
+    return await _receive(request, PROVIDERS["gitea"])
+
+
+async def _receive(request: Request, provider: Provider) -> Response:
+    project = await find_project(request)
+    body = await _read_body(request)
+    try:
+        secret = runtime(request).vault.decrypt(project.webhook_secret, f"webhook:{project.id}")
+    except VaultError:
+        raise InvalidSignature("the project has no usable webhook secret") from None
+    if not provider.verify(request.headers, body, secret):
+        raise InvalidSignature("missing or wrong signature")
+    try:
+        push = provider.parse(request.headers, body)
+    except BadPayload as exc:
+        raise BadRequest(str(exc), code="bad_payload") from None
+    answer = await deliveries.receive(runtime(request).engine, project, push, len(body))
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The raw body, refused with 413 past 25 MiB without reading further."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_HOOK_BODY:
+        raise TooLarge("the delivery is over 25 MiB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_HOOK_BODY:
+            raise TooLarge("the delivery is over 25 MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def list_deliveries(request: Request) -> Response:
+    """A project's webhook deliveries, newest first (`limit`)."""
+    project = await find_project(request)
+    limit = int_param(request, "limit", 20, 1, 100)
+    rows = await Delivery.filter(project_id=project.id).order_by("-received_at").limit(limit)
+    return JSONResponse({"deliveries": [delivery_json(row) for row in rows]})
+
+
+async def replay_delivery(request: Request) -> Response:
+    """Deploy a recorded push again (a new deployment)."""
+    project = await find_project(request)
+    try:
+        delivery_id = uuid.UUID(request.path_params["delivery"])
+    except ValueError:
+        raise NotFound("no such delivery", code="delivery_not_found") from None
+    delivery = await Delivery.get_or_none(id=delivery_id, project_id=project.id)
+    if delivery is None:
+        raise NotFound("no such delivery", code="delivery_not_found")
+    dep = await deliveries.replay(runtime(request).engine, project, delivery, actor(request))
+    return JSONResponse(deployment_json(dep, project.name), status_code=202)
