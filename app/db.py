@@ -17,7 +17,7 @@ MODELS = ["app.models", "aerich.models"]
 def tortoise_config(settings: Settings) -> dict[str, Any]:
     url = settings.database
     if settings.dialect == "sqlite":
-        url += "?busy_timeout=10000"
+        url += "?busy_timeout=10000&synchronous=NORMAL"
     return {
         "connections": {"default": url},
         "apps": {"models": {"models": MODELS, "default_connection": "default"}},

@@ -56,6 +56,7 @@ class JobQueue:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self.queue = CapstanQueue(redis, name=QUEUE_NAME)
+        self._background: set[asyncio.Task[bool]] = set()
 
     async def enqueue(self, dep: Deployment) -> bool:
         """Ask a worker to advance `dep`. False when Redis is unreachable: the row waits in the
@@ -77,15 +78,20 @@ class JobQueue:
             return False
         return True
 
-    async def report(self, dep: Deployment) -> bool:
-        """Ask a worker to post `dep`'s commit status; best effort, retried with backoff."""
-        if not dep.report:
-            return False
+    async def report(self, dep: Deployment) -> None:
+        """Ask a worker to post `dep`'s commit status: best effort, retried with backoff, and
+        enqueued in the background so no request or deployment waits for it."""
+        if dep.report:
+            task = asyncio.create_task(self._enqueue_report(dep.id, dep.status))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _enqueue_report(self, dep_id: object, status: str) -> bool:
         try:
             await self.queue.enqueue(
                 "report",
-                key=f"report:{dep.id}:{dep.status}",
-                deployment_id=str(dep.id),
+                key=f"report:{dep_id}:{status}",
+                deployment_id=str(dep_id),
                 timeout=30,
                 retries=REPORT_ATTEMPTS,
                 retry_delay=1.0,
@@ -93,7 +99,7 @@ class JobQueue:
             )
         except (RedisError, OSError) as exc:
             log.warning(
-                "status report dropped", extra={"deployment": str(dep.id), "error": str(exc)}
+                "status report dropped", extra={"deployment": str(dep_id), "error": str(exc)}
             )
             return False
         return True
@@ -126,4 +132,6 @@ class JobQueue:
         }
 
     async def close(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=5)
         await self.queue.disconnect()

@@ -75,6 +75,13 @@ async def deploy(
     return await submit(engine, project, new)
 
 
+async def lock_project(project: Project) -> None:
+    """Lock the project row (PostgreSQL) or the database (SQLite) for this transaction, so
+    concurrent triggers of a project take turns. A transaction's first statement must be a
+    write: an SQLite transaction that reads first cannot wait for another process's lock."""
+    await Project.filter(id=project.id).update(keep_releases=F("keep_releases"))
+
+
 @dataclasses.dataclass
 class Submitted:
     """A stored deployment, and the waiting ones it superseded, to announce after commit."""
@@ -95,13 +102,12 @@ async def insert(engine: Engine, project: Project, new: NewDeployment) -> Submit
     """Store a PENDING deployment; call inside a transaction, then `announce` after commit."""
     pipeline = new.pipeline if new.pipeline is not None else project.stages
     superseded: list[Deployment] = []
-    # A write first: it locks the project row (PostgreSQL) or the database (SQLite), so
-    # concurrent triggers of one project take their turns through the checks below.
-    await Project.filter(id=project.id).update(keep_releases=F("keep_releases"))
-    waiting = await Deployment.filter(project_id=project.id, status=Status.PENDING.value)
-    if len(waiting) >= engine.settings.max_pending:
+    await lock_project(project)
+    pending = Deployment.filter(project_id=project.id, status=Status.PENDING.value)
+    waiting = await pending.count()
+    if waiting >= engine.settings.max_pending:
         raise Throttled(
-            f"{len(waiting)} deployments already wait in {project.name}",
+            f"{waiting} deployments already wait in {project.name}",
             code="backlog_full",
             headers={"Retry-After": "30"},
         )
@@ -126,7 +132,7 @@ async def insert(engine: Engine, project: Project, new: NewDeployment) -> Submit
         report=new.report if new.report is not None else project.source,
     )
     if policy is Concurrency.SUPERSEDE:
-        for old in waiting:
+        for old in await pending.exclude(id=dep.id):
             await _end(old, Status.CANCELLED, f"superseded by deployment {dep.seq}")
             superseded.append(old)
     return Submitted(dep, superseded)

@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.domain.status import Kind, TriggerType
-from app.engine.actions import NewDeployment, Submitted, announce, insert, submit
+from app.engine.actions import NewDeployment, Submitted, announce, insert, lock_project, submit
 from app.engine.runner import Engine
 from app.errors import AppError, Conflict, Unavailable
 from app.hooks.push import Push, decide
@@ -35,16 +35,17 @@ async def receive(engine: Engine, project: Project, push: Push, size: int) -> An
     submitted: Submitted | None = None
     try:
         async with in_transaction():
+            await lock_project(project)
             previous = await _previous(project, push)
             if previous is not None and previous.outcome != FAILED:
                 return _duplicate(previous)
             if previous is not None:
                 await previous.delete()
             source = _source(push)
-            if source is not None:
+            if source is not None and source != project.source:
                 await Project.filter(id=project.id).update(source=source)
             answer, submitted = await _act(engine, project, push, source)
-            await _record(project, push, size, answer, submitted)
+            await _record(project, push, size, answer, submitted, replace=False)
     except IntegrityError:
         previous = await _previous(project, push)
         return _duplicate(previous) if previous else Answer(200, {"duplicate": True})
@@ -100,13 +101,15 @@ async def _record(
     submitted: Submitted | None,
     outcome: str | None = None,
     reason: str | None = None,
+    replace: bool = True,
 ) -> None:
     if outcome is None:
         outcome = DEPLOYED if submitted else PING if push.event == "ping" else IGNORED
         reason = answer.body.get("ignored")
-    await Delivery.filter(
-        project_id=project.id, provider=push.provider, delivery_id=push.delivery_id
-    ).delete()
+    if replace:
+        await Delivery.filter(
+            project_id=project.id, provider=push.provider, delivery_id=push.delivery_id
+        ).delete()
     await Delivery.create(
         id=uuid.uuid4(),
         project_id=project.id,

@@ -13,6 +13,7 @@ from tortoise.functions import Count
 from app.domain.status import Status
 from app.errors import Unavailable
 from app.models import Deployment
+from app.runtime import Runtime
 from app.web.api import runtime
 
 CHECK_SECONDS = 2.0
@@ -29,12 +30,23 @@ async def readyz(request: Request) -> Response:
     checks = {
         "database": await _check(connections.get("default").execute_query("SELECT 1")),
         "redis": await _check(rt.jobs.redis.ping()),
-        "worker": "ok" if rt.worker_alive else "down",
+        "worker": await _worker_state(rt),
     }
     down = sorted(name for name, state in checks.items() if state != "ok")
     body = {"status": "ok" if not down else "unavailable", "checks": checks, "down": down}
     headers = {"Retry-After": "5"} if down else None
     return JSONResponse(body, status_code=503 if down else 200, headers=headers)
+
+
+async def _worker_state(rt: Runtime) -> str:
+    """This process's worker; for `serve --no-worker`, any worker registered in the queue."""
+    if rt.worker_task is not None:
+        return "ok" if rt.worker_alive else "down"
+    try:
+        info = await asyncio.wait_for(rt.jobs.info(), CHECK_SECONDS)
+    except (RedisError, OSError, TimeoutError):
+        return "down"
+    return "ok" if info["workers"] else "down"
 
 
 async def _check(probe: object) -> str:
