@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import Capstan, Repo, git, running_capstan
+from conftest import Capstan, RedisServer, Repo, git, running_capstan
 from payloads import (
     ZERO,
     body_of,
@@ -258,3 +259,33 @@ async def test_bodies_over_25_mib_are_refused(capstan: Capstan) -> None:
 async def test_unknown_project_is_404(capstan: Capstan) -> None:
     response = await capstan.http.post("/hooks/github/nope", content=b"{}")
     assert response.status_code == 404
+
+
+async def test_a_project_without_a_usable_secret_rejects_every_delivery(capstan: Capstan) -> None:
+    from app.models import Project
+
+    secret = (await capstan.create_project())["webhook_secret"]
+    await Project.filter(name="web").update(webhook_secret="")
+    body = body_of(github_push("refs/heads/main", "a" * 40))
+    response = await hook(capstan, "github", body, github_headers(secret, body))
+    assert response.status_code == 401
+    await nothing_stored(capstan)
+
+
+async def test_deliveries_during_a_redis_outage_deploy_once_it_is_back(
+    settings: Settings, tmp_path: Path
+) -> None:
+    outage = RedisServer(tmp_path)
+    outage.start()
+    try:
+        async with running_capstan(dataclasses.replace(settings, redis_url=outage.url)) as capstan:
+            secret = (await capstan.create_project())["webhook_secret"]
+            outage.stop()
+            body = body_of(github_push("refs/heads/main", "9" * 40))
+            response = await hook(capstan, "github", body, github_headers(secret, body))
+            assert response.status_code == 202
+            outage.start()
+            dep = await capstan.wait_for(response.json()["deployment"], "COMPLETED", timeout=60)
+            assert dep["commit"] == "9" * 40
+    finally:
+        outage.stop()
