@@ -25,6 +25,12 @@ async def delete(project: Project, name: str) -> bool:
     return bool(await Secret.filter(project_id=project.id, name=name).delete())
 
 
+async def values(vault: Vault, project_id: object) -> dict[str, str]:
+    """Every secret of the project, decrypted (VaultError if one cannot be)."""
+    rows = await Secret.filter(project_id=project_id)
+    return {row.name: vault.decrypt(row.value, purpose(project_id, row.name)) for row in rows}
+
+
 async def value(vault: Vault, project_id: object, name: str) -> str | None:
     secret = await Secret.get_or_none(project_id=project_id, name=name)
     if secret is None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.logs import MAX_LINE_CHARS, LineSplitter, LogBatch
+from app.domain.logs import MAX_LINE_CHARS, LineSplitter, LogBatch, utf8_decoder
 
 
 def split_all(chunks: list[bytes]) -> list[str]:
-    splitter = LineSplitter()
-    lines = [line for chunk in chunks for line in splitter.feed(chunk)]
-    return lines + splitter.close()
+    decoder, splitter = utf8_decoder(), LineSplitter()
+    lines = [line for chunk in chunks for line in splitter.feed(decoder.decode(chunk))]
+    return lines + splitter.feed(decoder.decode(b"", final=True)) + splitter.close()
 
 
 @given(st.binary(max_size=2000), st.lists(st.integers(1, 50), max_size=40))

@@ -45,20 +45,23 @@ def stage_marker(event: dict[str, Any]) -> str:
     return f"==> {event['name']} (attempt {event['attempt']})"
 
 
-class LineSplitter:
-    """Bytes in, complete lines out.
+def utf8_decoder() -> codecs.IncrementalDecoder:
+    """Bytes to text; invalid UTF-8 becomes U+FFFD, also across read boundaries."""
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    Invalid UTF-8 becomes U+FFFD (also across read boundaries); `\\r\\n` ends a line; a bare
-    `\\r` rewrites the line as a terminal would, keeping the text after it; lines longer than
-    64 KiB characters are cut into pieces.
+
+class LineSplitter:
+    """Text in, complete lines out.
+
+    `\\r\\n` ends a line; a bare `\\r` rewrites the line as a terminal would, keeping the
+    text after it; lines longer than 64 KiB characters are cut into pieces.
     """
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial = ""
 
-    def feed(self, data: bytes) -> list[str]:
-        text = self._partial + self._decoder.decode(data)
+    def feed(self, text: str) -> list[str]:
+        text = self._partial + text
         lines = text.split("\n")
         self._partial = lines.pop()
         if len(self._partial) > MAX_LINE_CHARS:
@@ -70,8 +73,7 @@ class LineSplitter:
         return _clean(lines)
 
     def close(self) -> list[str]:
-        rest = self._partial + self._decoder.decode(b"", final=True)
-        self._partial = ""
+        rest, self._partial = self._partial, ""
         return _clean([rest]) if rest else []
 
 

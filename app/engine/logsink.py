@@ -1,8 +1,9 @@
-"""The writing end of a deployment's log: batch, store, then publish.
+"""The writing end of a deployment's log: decode, mask, split, batch, store, then publish.
 
-Output is buffered and written as one `LogChunk` per flush (every 100 ms or 256 KiB), so a
-stage printing a million lines becomes a few hundred rows. Past `max_bytes` the log is cut
-with a marker line while the stage keeps running.
+Secret values are masked before anything is stored or published. Output is buffered and
+written as one `LogChunk` per flush (every 100 ms or 256 KiB), so a stage printing a million
+lines becomes a few hundred rows. Past `max_bytes` the log is cut with a marker line while the
+stage keeps running.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 
-from app.domain.logs import LineSplitter, LogBatch
+from app.domain.logs import LineSplitter, LogBatch, utf8_decoder
+from app.domain.masker import Masker
 
 FLUSH_SECONDS = 0.1
 FLUSH_BYTES = 256 * 1024
@@ -22,7 +24,13 @@ Store = Callable[[LogBatch], Awaitable[None]]
 
 class LogSink:
     def __init__(
-        self, *, last_cursor: int, stored_bytes: int, max_bytes: int, store: Store
+        self,
+        *,
+        last_cursor: int,
+        stored_bytes: int,
+        max_bytes: int,
+        store: Store,
+        masker: Masker,
     ) -> None:
         self._cursor = last_cursor
         self._bytes = stored_bytes
@@ -31,6 +39,8 @@ class LogSink:
         self._store = store
         self._lines: list[str] = []
         self._buffered = 0
+        self._decoder = utf8_decoder()
+        self._masker = masker
         self._splitter = LineSplitter()
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
@@ -45,22 +55,24 @@ class LogSink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         if exc[0] is None:
+            self._end_output()
             await self.flush()
 
     async def write(self, data: bytes) -> None:
         """Raw output of a stage process."""
-        self._add(self._splitter.feed(data))
+        text = self._masker.feed(self._decoder.decode(data))
+        self._add(self._splitter.feed(text))
         if self._buffered >= FLUSH_BYTES:
             await self.flush()
 
     async def say(self, text: str) -> None:
         """A line of Capstan's own, such as `[capstan] retrying in 5 s`."""
-        self._add(self._splitter.close())
-        self._add([f"[capstan] {text}"])
+        self._end_output()
+        self._add([self._masker.mask(f"[capstan] {text}")])
 
     async def stage(self, name: str, status: str, attempt: int) -> None:
         """A stage event; it closes any partial output line first."""
-        self._add(self._splitter.close())
+        self._end_output()
         event = json.dumps({"name": name, "status": status, "attempt": attempt})
         async with self._lock:
             await self._flush_lines()
@@ -70,6 +82,11 @@ class LogSink:
     async def flush(self) -> None:
         async with self._lock:
             await self._flush_lines()
+
+    def _end_output(self) -> None:
+        """The output so far ends here (a stage ends): settle the held-back text."""
+        text = self._masker.feed(self._decoder.decode(b"", final=True)) + self._masker.flush()
+        self._add(self._splitter.feed(text) + self._splitter.close())
 
     def _add(self, lines: list[str]) -> None:
         if self._truncated or not lines:

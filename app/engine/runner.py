@@ -20,9 +20,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from app import secretstore
 from app.domain.logs import LogBatch
+from app.domain.masker import Masker
 from app.domain.pipeline import StageSpec, backoff
 from app.domain.status import TERMINAL, Kind, StageStatus, Status
+from app.domain.vault import Vault, VaultError
 from app.engine import process, releases, store
 from app.engine.logsink import LogSink
 from app.engine.store import LeaseLost, now, stamp
@@ -50,6 +53,7 @@ class Engine:
     enqueue: Enqueue
     report: Enqueue
     metrics: Metrics
+    vault: Vault
 
 
 class Failed(Exception):
@@ -99,6 +103,7 @@ class Runner:
         self.write_lock = asyncio.Lock()
         self.stages: list[dict[str, Any]] = [dict(s) for s in dep.stages]
         self.specs = [StageSpec.from_json(s) for s in dep.pipeline]
+        self.masker = Masker()
 
     async def run(self) -> None:
         project = await Project.get(id=self.dep.project_id)
@@ -109,6 +114,7 @@ class Runner:
             stored_bytes=size,
             max_bytes=self.settings.max_log_bytes,
             store=self._store_log,
+            masker=self.masker,
         )
         task = asyncio.current_task()
         assert task is not None
@@ -116,6 +122,7 @@ class Runner:
         try:
             async with sink:
                 self.sink = sink
+                await self._secrets()
                 await self._run(project)
         except Parked:
             pass
@@ -183,12 +190,13 @@ class Runner:
                 started_at=stamp(),
                 finished_at=None,
             )
+            env = {**await self._secrets(), **self._stage_env(release_dir)}
             started = time.monotonic()
             try:
                 code: int | None = await process.run(
                     process.bash(spec.run),
                     cwd=release_dir,
-                    env=self._stage_env(release_dir),
+                    env=env,
                     timeout=spec.timeout,
                     grace=self.settings.kill_grace_seconds,
                     on_output=self.sink.write,
@@ -259,7 +267,18 @@ class Runner:
         if removed:
             log.info("pruned releases", extra={"project": project.name, "removed": removed})
 
+    async def _secrets(self) -> dict[str, str]:
+        """The project's secrets as of now, decrypted for a stage's environment. Every value
+        seen during the run stays masked, even after it changes or is deleted."""
+        try:
+            secrets = await secretstore.values(self.engine.vault, self.dep.project_id)
+        except VaultError as exc:
+            raise Failed(f"a secret cannot be decrypted: {exc}") from None
+        self.masker.add(secrets.values())
+        return secrets
+
     async def _finish(self, status: Status, error: str) -> None:
+        error = self.masker.mask(error)
         for state in self.stages:
             if state["status"] == StageStatus.PENDING.value:
                 state["status"] = StageStatus.SKIPPED.value
