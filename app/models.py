@@ -59,6 +59,9 @@ class Deployment(Model):
     report: dict[str, str] | None = fields.JSONField(null=True)
     rollback_to = fields.UUIDField(null=True)
     error = fields.TextField(null=True)
+    # Every secret value a stage of this run was given, AES-256-GCM encrypted: they stay
+    # masked for the whole run even after they change, whichever worker resumes it.
+    seen_secrets = fields.TextField(null=True)
     active_slot = fields.UUIDField(null=True, unique=True)
     lease_holder = fields.CharField(max_length=128, null=True)
     lease_expires = fields.DatetimeField(null=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -130,6 +131,10 @@ class Runner:
             await self._finish(Status.FAILED, str(exc))
         except LeaseLost:
             self.lost = True
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # A bug or a broken release dir must end the run, not re-run it forever.
+            log.exception("deployment failed unexpectedly", extra={"deployment": str(self.dep.id)})
+            await self._finish(Status.FAILED, f"internal error: {exc}")
         except asyncio.CancelledError:
             if not self.lost:
                 await self._step_away()
@@ -269,12 +274,19 @@ class Runner:
 
     async def _secrets(self) -> dict[str, str]:
         """The project's secrets as of now, decrypted for a stage's environment. Every value
-        seen during the run stays masked, even after it changes or is deleted."""
+        seen during the run stays masked, even after it changes or is deleted: the row keeps
+        them (encrypted) for whichever worker resumes the run."""
+        vault, purpose = self.engine.vault, f"seen:{self.dep.id}"
         try:
-            secrets = await secretstore.values(self.engine.vault, self.dep.project_id)
+            secrets = await secretstore.values(vault, self.dep.project_id)
+            sealed = self.dep.seen_secrets
+            seen = set(json.loads(vault.decrypt(sealed, purpose))) if sealed else set()
         except VaultError as exc:
             raise Failed(f"a secret cannot be decrypted: {exc}") from None
-        self.masker.add(secrets.values())
+        self.masker.add(seen | set(secrets.values()))
+        if not seen.issuperset(secrets.values()):
+            sealed = vault.encrypt(json.dumps(sorted(seen | set(secrets.values()))), purpose)
+            await self._save(seen_secrets=sealed)
         return secrets
 
     async def _finish(self, status: Status, error: str) -> None:
