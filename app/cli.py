@@ -32,6 +32,7 @@ Run a server
    serve      Start Capstan: API, web pages, log streams and a worker
    worker     Run deployments only (more workers on a shared database and Redis scale out)
    migrate    Apply database migrations and exit
+   secrets    Check stored secrets, or rotate the master key
 
 Work with a running server (CAPSTAN_URL, default http://127.0.0.1:8000)
    deploy     Trigger a deployment of a project
@@ -103,6 +104,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(func=cmd_migrate)
 
+    secrets = sub.add_parser(
+        "secrets",
+        prog="capstan secrets",
+        help="check secrets or rotate the master key",
+        description="Maintain the encrypted values in the database.",
+    )
+    secrets_sub = secrets.add_subparsers(title="commands", metavar="<command>")
+    check = secrets_sub.add_parser(
+        "check",
+        prog="capstan secrets check",
+        help="decrypt every stored value and report",
+        description="Decrypt every stored value with the configured keys; exit 1 if any fails.",
+    )
+    check.set_defaults(func=cmd_secrets_check)
+    rotate = secrets_sub.add_parser(
+        "rotate-key",
+        prog="capstan secrets rotate-key",
+        help="re-encrypt everything under a new master key",
+        description="Re-encrypt every stored value under a new master key, read from FILE or "
+        "standard input (never the command line), in one transaction, while servers run. "
+        "With the key file (no CAPSTAN_MASTER_KEY), the new key replaces it and the old one "
+        "is discarded at the end. With CAPSTAN_MASTER_KEY, first give every server "
+        "CAPSTAN_MASTER_KEY=<new> and CAPSTAN_MASTER_KEY_OLD=<old>, then run this.",
+    )
+    rotate.add_argument(
+        "--new-key-file", metavar="FILE", default="-", help="file with the new key (default: stdin)"
+    )
+    rotate.set_defaults(func=cmd_secrets_rotate)
+    secrets.set_defaults(func=lambda args, settings: _usage(secrets))
+
     deploy = sub.add_parser(
         "deploy",
         prog="capstan deploy",
@@ -136,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the API's JSON")
     status.set_defaults(func=cmd_status)
     return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 1
 
 
 # Server commands
@@ -207,6 +243,45 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     applied = asyncio.run(db.migrate(settings))
     print("\n".join(f"applied {name}" for name in applied) or "database is up to date")
+    return 0
+
+
+async def _with_database(settings: Settings, work: Any) -> Any:
+    from tortoise import Tortoise
+
+    await db.migrate(settings)
+    await Tortoise.init(config=db.tortoise_config(settings))
+    try:
+        return await work
+    finally:
+        await Tortoise.close_connections()
+
+
+def cmd_secrets_check(args: argparse.Namespace, settings: Settings) -> int:
+    from app import rotation
+
+    counts, failures = asyncio.run(_with_database(settings, rotation.check(settings)))
+    for kid, count in sorted(counts.items()):
+        print(f"{count} value(s) under key {kid}: ok")
+    for failure in failures:
+        print(f"cannot decrypt {failure}", file=sys.stderr)
+    if not counts and not failures:
+        print("no encrypted values stored")
+    return 1 if failures else 0
+
+
+def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from app import keys, rotation
+    from app.domain.vault import key_id
+
+    source = sys.stdin if args.new_key_file == "-" else open(args.new_key_file)  # noqa: SIM115
+    with source:
+        new_key = keys.parse_key(source.read(), "the new key")
+    count = asyncio.run(_with_database(settings, rotation.rotate(settings, new_key)))
+    print(
+        f"re-encrypted {count} value(s) under key {key_id(new_key)}; "
+        "the old key is no longer needed"
+    )
     return 0
 
 

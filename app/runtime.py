@@ -23,7 +23,7 @@ from app.domain.vault import Vault
 from app.embedded import EmbeddedRedis
 from app.engine import reconciler
 from app.engine.runner import Engine
-from app.keys import load_master_key
+from app.keys import open_vault
 from app.logbus import LogHub
 from app.metrics import Metrics
 from app.queue import CapstanWorker, JobQueue, redis_client
@@ -51,13 +51,19 @@ class Runtime:
 async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[Runtime]:
     """Start the parts in order and stop them in reverse; with `worker`, run jobs here too."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    vault = Vault(load_master_key(settings))
     embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir)
     redis_url = settings.redis_url or await asyncio.to_thread(embedded.start)  # type: ignore[union-attr]
     applied = await db.migrate(settings)
     if applied:
         log.info("migrations applied", extra={"migrations": applied})
     await Tortoise.init(config=db.tortoise_config(settings), _enable_global_fallback=True)
+    try:
+        vault = await open_vault(settings)
+    except BaseException:
+        await Tortoise.close_connections()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        raise
     redis = redis_client(redis_url)
     jobs = JobQueue(redis)
     metrics = Metrics()

@@ -37,6 +37,7 @@ class Settings:
     log_level: str = "info"
     url: str = "http://127.0.0.1:8000"
     master_key: str = ""
+    master_key_old: str = ""
     public_url: str = ""
     github_api_url: str = "https://api.github.com"
     gitlab_api_url: str = ""
@@ -80,19 +81,6 @@ class Settings:
         if scheme in ("postgres", "postgresql", "asyncpg", "psycopg"):
             return "postgres"
         raise ConfigError(f"CAPSTAN_DATABASE_URL: unsupported database {scheme!r}")
-
-    @property
-    def master_key_bytes(self) -> bytes | None:
-        """`CAPSTAN_MASTER_KEY` as 32 bytes, or None when unset (the key file is used)."""
-        if not self.master_key:
-            return None
-        try:
-            key = bytes.fromhex(self.master_key)
-        except ValueError:
-            key = b""
-        if len(key) != 32:
-            raise ConfigError("CAPSTAN_MASTER_KEY must be 64 hex characters (32 bytes)")
-        return key
 
     @property
     def base_url(self) -> str:

@@ -69,7 +69,7 @@ def test_long_secrets_straddling_any_read_boundary_are_masked(
 
 
 def test_every_form_is_masked() -> None:
-    value = "p@ss w/rd+\"quoted\"\nsecond-line"
+    value = 'p@ss w/rd+"quoted"\nsecond-line'
     forms = [
         value,
         "second-line",

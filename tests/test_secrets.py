@@ -12,7 +12,9 @@ from app.domain.masker import secret_forms
 from app.models import Secret
 
 API_KEY = 's3cr3t/p@ss "quoted" +plus&more'
-CERT = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\nAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END KEY-----"
+CERT = (
+    "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\nAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END KEY-----"
+)
 
 PRINT_EVERY_FORM = r"""
 echo "plain: $API_KEY"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import ConfigError
+from app.keys import parse_key
 from app.settings import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -49,6 +50,6 @@ def test_bad_values_stop_with_a_clear_message() -> None:
     with pytest.raises(ConfigError, match="CAPSTAN_PORT"):
         Settings.from_env({"CAPSTAN_PORT": "eighty"})
     with pytest.raises(ConfigError, match="CAPSTAN_MASTER_KEY"):
-        _ = Settings.from_env({"CAPSTAN_MASTER_KEY": "short"}).master_key_bytes
+        parse_key("short", "CAPSTAN_MASTER_KEY")
     with pytest.raises(ConfigError, match="unsupported database"):
         _ = Settings.from_env({"CAPSTAN_DATABASE_URL": "mysql://x"}).dialect
