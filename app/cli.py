@@ -187,6 +187,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
     logfmt.configure(settings.log_level)
+    preflight(settings)
     app = create_app(settings, worker=not args.no_worker)
     config = uvicorn.Config(
         app,
@@ -225,6 +226,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from app.runtime import running
 
     logfmt.configure(settings.log_level)
+    preflight(settings)
 
     async def work() -> None:
         stop = asyncio.Event()
@@ -237,6 +239,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(work())
     return 0
+
+
+def preflight(settings: Settings) -> None:
+    """Migrate and check the master key before serving: a wrong key stops here, clearly."""
+    from app.keys import open_vault
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_with_database(settings, open_vault(settings)))
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
