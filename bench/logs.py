@@ -28,24 +28,29 @@ def baseline() -> float:
         return LINES / (time.perf_counter() - begin)
 
 
+def follow(http: httpx.Client, project: str) -> tuple[float, int]:
+    """Trigger `project` and read its log live over SSE: (seconds, log events received)."""
+    begin = time.perf_counter()
+    dep = http.post(f"/api/v1/projects/{project}/deployments", json={}).json()
+    events = 0
+    headers = {"Accept": "text/event-stream"}
+    with http.stream("GET", f"/api/v1/deployments/{dep['id']}/logs", headers=headers) as r:
+        tail = b""
+        for chunk in r.iter_raw():
+            data = tail + chunk
+            events += data.count(b"\nevent: log\n")
+            tail = data[-16:]
+            events -= tail.count(b"\nevent: log\n")
+            if b"event: done" in data:
+                break
+    return time.perf_counter() - begin, events
+
+
 def main() -> None:
     with capstan_server() as server, httpx.Client(base_url=server.url, timeout=120) as http:
         stages = [{"name": "flood", "run": SCRIPT}]
         http.post("/api/v1/projects", json={"name": "bench", "stages": stages}).raise_for_status()
-        begin = time.perf_counter()
-        dep = http.post("/api/v1/projects/bench/deployments", json={}).json()
-        events = 0
-        headers = {"Accept": "text/event-stream"}
-        with http.stream("GET", f"/api/v1/deployments/{dep['id']}/logs", headers=headers) as r:
-            tail = b""
-            for chunk in r.iter_raw():
-                data = tail + chunk
-                events += data.count(b"\nevent: log\n")
-                tail = data[-16:]
-                events -= tail.count(b"\nevent: log\n")
-                if b"event: done" in data:
-                    break
-        elapsed = time.perf_counter() - begin
+        elapsed, events = follow(http, "bench")
     rate = LINES / elapsed
     base = baseline()
     print(
