@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import signal
@@ -33,6 +34,9 @@ Run a server
    worker     Run deployments only (more workers on a shared database and Redis scale out)
    migrate    Apply database migrations and exit
    secrets    Check stored secrets, or rotate the master key
+   user       Create users, set passwords
+   token      Create an API token for a user
+   audit      Verify the audit trail's hash chain
 
 Work with a running server (CAPSTAN_URL, default http://127.0.0.1:8000)
    deploy     Trigger a deployment of a project
@@ -134,6 +138,49 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.set_defaults(func=cmd_secrets_rotate)
     secrets.set_defaults(func=lambda args, settings: _usage(secrets))
 
+    user = sub.add_parser(
+        "user", prog="capstan user", help="create users, set passwords",
+        description="Manage users directly in the database (passwords from a prompt or stdin).",
+    )  # fmt: skip
+    user_sub = user.add_subparsers(title="commands", metavar="<command>")
+    create = user_sub.add_parser(
+        "create", prog="capstan user create", help="create a user",
+        description="Create USERNAME with ROLE; the password is asked for, or read from stdin.",
+    )  # fmt: skip
+    create.add_argument("username", metavar="USERNAME")
+    create.add_argument("--role", default="developer", help="admin, manager, developer, viewer")
+    create.set_defaults(func=cmd_user_create)
+    passwd = user_sub.add_parser(
+        "passwd", prog="capstan user passwd", help="set a user's password",
+        description="Set USERNAME's password (asked for, or read from stdin); signs them out.",
+    )  # fmt: skip
+    passwd.add_argument("username", metavar="USERNAME")
+    passwd.set_defaults(func=cmd_user_passwd)
+    user.set_defaults(func=lambda args, settings: _usage(user))
+
+    token = sub.add_parser("token", prog="capstan token", help="create an API token",
+                           description="Manage API tokens directly in the database.")  # fmt: skip
+    token_sub = token.add_subparsers(title="commands", metavar="<command>")
+    token_create = token_sub.add_parser(
+        "create", prog="capstan token create", help="create a token for a user",
+        description="Create an API token for USERNAME and print it (shown this once).",
+    )  # fmt: skip
+    token_create.add_argument("username", metavar="USERNAME")
+    token_create.add_argument("--name", default="cli", help="a name to recognise it by")
+    token_create.add_argument("--expires-days", type=int, help="expire after DAYS days")
+    token_create.set_defaults(func=cmd_token_create)
+    token.set_defaults(func=lambda args, settings: _usage(token))
+
+    audit_cmd = sub.add_parser("audit", prog="capstan audit", help="verify the audit trail",
+                               description="Work with the audit trail.")  # fmt: skip
+    audit_sub = audit_cmd.add_subparsers(title="commands", metavar="<command>")
+    verify = audit_sub.add_parser(
+        "verify", prog="capstan audit verify", help="check the hash chain",
+        description="Recompute the audit trail's hash chain; name the first broken event.",
+    )  # fmt: skip
+    verify.set_defaults(func=cmd_audit_verify)
+    audit_cmd.set_defaults(func=lambda args, settings: _usage(audit_cmd))
+
     deploy = sub.add_parser(
         "deploy",
         prog="capstan deploy",
@@ -214,9 +261,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def banner(settings: Settings) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     url = f"http://{host}:{settings.port}"
+    password_file = settings.data_dir.resolve() / "initial-admin-password"
     return (
         f"\nCapstan is running: open {url}\n"
         f"  API:      {url}/api/v1/projects   (OpenAPI: {url}/api/v1/openapi.json)\n"
+        f"  Log in:   POST {url}/login as admin, password in {password_file}\n"
+        f"            (then create a token: capstan token create admin)\n"
         f"  Data:     {settings.data_dir.resolve()}\n"
         f"  Stop with Ctrl-C.\n"
     )
@@ -242,11 +292,20 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def preflight(settings: Settings) -> None:
-    """Migrate and check the master key before serving: a wrong key stops here, clearly."""
+    """Migrate, check the master key and make the first admin before serving: a wrong key
+    stops here, clearly, and a new admin's password is printed this once."""
+    from app.auth import ensure_admin
     from app.keys import open_vault
 
+    async def prepare() -> str | None:
+        await open_vault(settings)
+        return await ensure_admin(settings.data_dir)
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_with_database(settings, open_vault(settings)))
+    password = asyncio.run(_with_database(settings, prepare()))
+    if password:
+        print(f"\nCreated user admin with password: {password}")
+        print(f"(also in {(settings.data_dir / 'initial-admin-password').resolve()})")
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -295,6 +354,83 @@ def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise ConfigError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from app import audit, auth
+    from app.models import User
+
+    async def create() -> None:
+        username = auth.check_username(args.username)
+        role = auth.check_role(args.role)
+        password_hash = auth.hash_password(read_password(), username)
+        await User.create(username=username, password_hash=password_hash, role=role)
+        await audit.record(audit.Actor("cli", "system"), "user.create", target=username,
+                           details={"role": role})  # fmt: skip
+
+    asyncio.run(_with_database(settings, create()))
+    print(f"created user {args.username} ({args.role})")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    from app import audit, auth
+    from app.models import User
+
+    async def passwd() -> None:
+        user = await User.get_or_none(username=args.username)
+        if user is None:
+            raise ConfigError(f"no user {args.username!r}")
+        user.password_hash = auth.hash_password(read_password(), user.username)
+        await user.save()
+        await auth.end_sessions(user.id)
+        await audit.record(audit.Actor("cli", "system"), "user.update", target=user.username,
+                           details={"password_changed": True})  # fmt: skip
+
+    asyncio.run(_with_database(settings, passwd()))
+    print(f"password of {args.username} changed; their sessions ended")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+
+    from app import audit, auth
+    from app.models import User
+
+    async def create() -> str:
+        user = await User.get_or_none(username=args.username)
+        if user is None:
+            raise ConfigError(f"no user {args.username!r}")
+        days = args.expires_days
+        expires = auth.now() + dt.timedelta(days=days) if days else None
+        token, secret = await auth.create_token(user, args.name, expires)
+        await audit.record(audit.Actor("cli", "system"), "token.create", target=str(token.id),
+                           details={"user": user.username, "name": args.name})  # fmt: skip
+        return secret
+
+    print(asyncio.run(_with_database(settings, create())))
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from app import audit
+
+    checked, broken, why = asyncio.run(_with_database(settings, audit.verify()))
+    if broken is None:
+        print(f"{checked} events, {why}")
+        return 0
+    print(f"event {broken} is broken: {why} ({checked} events before it are intact)")
+    return 1
+
+
 # Client commands
 
 
@@ -303,9 +439,10 @@ class ClientError(Exception):
 
 
 def client(settings: Settings) -> httpx.Client:
-    return httpx.Client(
-        base_url=settings.url, headers={"User-Agent": USER_AGENT}, timeout=httpx.Timeout(30.0)
-    )
+    headers = {"User-Agent": USER_AGENT}
+    if settings.token:
+        headers["Authorization"] = f"Bearer {settings.token}"
+    return httpx.Client(base_url=settings.url, headers=headers, timeout=httpx.Timeout(30.0))
 
 
 def request(settings: Settings, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -28,6 +28,8 @@ class Project(Model):
     on_rollback = fields.TextField(null=True)
     webhook_secret = fields.TextField(description="AES-256-GCM ciphertext, never plaintext")
     deploy_tags = fields.CharField(max_length=255, null=True)
+    members_can_approve = fields.BooleanField(default=False)
+    no_self_approval = fields.BooleanField(default=False)
     paths: list[str] | None = fields.JSONField(null=True)
     # Where commit statuses go: {"provider", "repository", "api"}, from the last push delivery.
     source: dict[str, str] | None = fields.JSONField(null=True)
@@ -147,3 +149,103 @@ class Secret(Model):
     class Meta:
         table = "secrets"
         unique_together = (("project_id", "name"),)
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=64, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    role = fields.CharField(max_length=16)
+    disabled = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "users"
+
+
+class Membership(Model):
+    id = fields.IntField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="memberships", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="memberships", on_delete=fields.CASCADE
+    )
+    role = fields.CharField(max_length=16)
+
+    project_id: str
+    user_id: int
+
+    class Meta:
+        table = "memberships"
+        unique_together = (("project_id", "user_id"),)
+
+
+class ApiToken(Model):
+    """An API token: only its SHA-256 and a short visible prefix are kept."""
+
+    id = fields.UUIDField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="tokens", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=128)
+    prefix = fields.CharField(max_length=16)
+    digest = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField(null=True)
+    last_used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    user_id: int
+
+    class Meta:
+        table = "api_tokens"
+
+
+class WebSession(Model):
+    """A browser session: the cookie holds a random id; only its SHA-256 is kept."""
+
+    digest = fields.CharField(max_length=64, primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    csrf = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    seen_at = fields.DatetimeField()
+
+    user_id: int
+
+    class Meta:
+        table = "web_sessions"
+
+
+class AuditEvent(Model):
+    """An append-only, hash-chained record: hash = SHA-256(previous hash || canonical row)."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField()
+    actor = fields.CharField(max_length=128)
+    actor_type = fields.CharField(max_length=16)
+    token_id = fields.CharField(max_length=64, null=True)
+    action = fields.CharField(max_length=64, db_index=True)
+    project = fields.CharField(max_length=63, null=True, db_index=True)
+    target = fields.CharField(max_length=255, null=True)
+    client = fields.CharField(max_length=64, null=True)
+    user_agent = fields.CharField(max_length=255, null=True)
+    details: dict[str, Any] = fields.JSONField()
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "audit_events"
+
+
+class AuditHead(Model):
+    """The chain's end, one row: appending locks it, so concurrent writers never fork."""
+
+    id = fields.IntField(primary_key=True)
+    last_hash = fields.CharField(max_length=64)
+    count = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "audit_head"

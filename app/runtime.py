@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from redis.exceptions import RedisError
 from tortoise import Tortoise
 
-from app import db
+from app import auth, db
 from app.domain.vault import Vault
 from app.embedded import EmbeddedRedis
 from app.engine import reconciler
@@ -59,6 +59,12 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
     await Tortoise.init(config=db.tortoise_config(settings), _enable_global_fallback=True)
     try:
         vault = await open_vault(settings)
+        password = await auth.ensure_admin(settings.data_dir)
+        if password:
+            log.warning(
+                "created user admin; its password is in the file named here",
+                extra={"path": str((settings.data_dir / "initial-admin-password").resolve())},
+            )
     except BaseException:
         await Tortoise.close_connections()
         if embedded is not None:

@@ -38,6 +38,8 @@ class Settings:
     url: str = "http://127.0.0.1:8000"
     master_key: str = ""
     master_key_old: str = ""
+    metrics_public: bool = False
+    token: str = ""
     public_url: str = ""
     github_api_url: str = "https://api.github.com"
     gitlab_api_url: str = ""
@@ -100,6 +102,8 @@ def _parse(name: str, kind: object, raw: str) -> object:
             return float(raw)
         if kind in ("Path", Path):
             return Path(raw)
+        if kind in ("bool", bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
     except ValueError:
         raise ConfigError(f"CAPSTAN_{name.upper()}: not a number: {raw!r}") from None
     return raw

@@ -217,6 +217,7 @@ async def running_capstan(settings: Settings) -> AsyncIterator[Capstan]:
         await asyncio.sleep(0.02)
     try:
         async with httpx.AsyncClient(base_url=settings.url, timeout=30) as http:
+            await sign_in_as_admin(http, settings.data_dir)
             yield Capstan(settings, http)
     finally:
         server.should_exit = True
@@ -228,6 +229,22 @@ async def running_capstan(settings: Settings) -> AsyncIterator[Capstan]:
 async def capstan(settings: Settings) -> AsyncIterator[Capstan]:
     async with running_capstan(settings) as running:
         yield running
+
+
+async def sign_in_as_admin(http: httpx.AsyncClient, data_dir: Path) -> str:
+    """Log in as the first admin and make `http` send an API token from then on."""
+    password = (data_dir / "initial-admin-password").read_text().strip()
+    login = await http.post("/login", json={"username": "admin", "password": password})
+    assert login.status_code == 200, login.text
+    csrf = login.json()["csrf_token"]
+    created = await http.post(
+        "/api/v1/tokens", json={"name": "tests"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert created.status_code == 201, created.text
+    http.cookies.clear()
+    token: str = created.json()["token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+    return token
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:

@@ -10,10 +10,16 @@ import sys
 from conftest import Capstan
 
 
-async def capstan_cli(url: str, *args: str) -> tuple[int, str, str]:
+async def capstan_cli(target: Capstan | str, *args: str) -> tuple[int, str, str]:
+    """Run the CLI against a running Capstan (with its admin token) or a bare URL."""
+    if isinstance(target, str):
+        url, token = target, ""
+    else:
+        url = target.settings.url
+        token = target.http.headers["Authorization"].removeprefix("Bearer ")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app.cli", *args,
-        env={**os.environ, "CAPSTAN_URL": url},
+        env={**os.environ, "CAPSTAN_URL": url, "CAPSTAN_TOKEN": token},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -54,7 +60,7 @@ async def test_deploy_follow_streams_the_log_and_reports_success(capstan: Capsta
     await capstan.create_project(
         stages=[{"name": "build", "run": "echo compiled"}, {"name": "ship", "run": "echo shipped"}]
     )
-    code, out, err = await capstan_cli(capstan.settings.url, "deploy", "web", "--follow")
+    code, out, err = await capstan_cli(capstan, "deploy", "web", "--follow")
     assert code == 0, err
     assert "compiled\n" in out and "shipped\n" in out
     assert "[1/2] build: running (attempt 1)" in err
@@ -66,26 +72,26 @@ async def test_deploy_follow_streams_the_log_and_reports_success(capstan: Capsta
 
 async def test_deploy_follow_exits_non_zero_when_the_deployment_fails(capstan: Capstan) -> None:
     await capstan.create_project(stages=[{"name": "build", "run": "exit 4"}])
-    code, _out, err = await capstan_cli(capstan.settings.url, "deploy", "web", "-f")
+    code, _out, err = await capstan_cli(capstan, "deploy", "web", "-f")
     assert code == 1 and "FAILED" in err
 
 
 async def test_status_and_logs(capstan: Capstan) -> None:
     await capstan.create_project(stages=[{"name": "build", "run": "echo hello"}])
-    code, out, _ = await capstan_cli(capstan.settings.url, "deploy", "web")
+    code, out, _ = await capstan_cli(capstan, "deploy", "web")
     assert code == 0
     dep_id = out.strip()
     await capstan.wait_for(dep_id, "COMPLETED")
-    code, out, _ = await capstan_cli(capstan.settings.url, "status", dep_id)
+    code, out, _ = await capstan_cli(capstan, "status", dep_id)
     assert code == 0 and "COMPLETED" in out and "build" in out and "succeeded" in out
-    code, out, _ = await capstan_cli(capstan.settings.url, "logs", dep_id)
+    code, out, _ = await capstan_cli(capstan, "logs", dep_id)
     assert code == 0 and out == "==> build (attempt 1)\nhello\n"
-    code, out, _ = await capstan_cli(capstan.settings.url, "logs", dep_id, "--follow")
+    code, out, _ = await capstan_cli(capstan, "logs", dep_id, "--follow")
     assert code == 0 and "hello" in out
 
 
 async def test_client_errors_are_reported_with_their_code(capstan: Capstan) -> None:
-    code, _out, err = await capstan_cli(capstan.settings.url, "deploy", "missing")
+    code, _out, err = await capstan_cli(capstan, "deploy", "missing")
     assert code == 1 and "project_not_found" in err
     code, _out, err = await capstan_cli("http://127.0.0.1:9", "status", "x")
     assert code == 1 and "cannot reach Capstan" in err

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Capstan, RedisServer, eventually, free_port, running_capstan
+from conftest import (
+    Capstan,
+    RedisServer,
+    eventually,
+    free_port,
+    running_capstan,
+    sign_in_as_admin,
+)
 from test_processes import alive, marker
 
 from app.models import Deployment
@@ -135,6 +142,7 @@ async def test_kill_9_mid_stage_then_restart_completes_with_attempt_2(
     try:
         await wait_ready(url, proc, log)
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            await sign_in_as_admin(http, settings.data_dir)
             capstan = Capstan(settings, http)
             await capstan.create_project(stages=[{"name": "crashy", "run": script}])
             dep = await capstan.trigger()

@@ -3,6 +3,7 @@ deployment without a valid signature."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import RedisServer, free_port
+from conftest import RedisServer, free_port, sign_in_as_admin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from payloads import github_push, gitlab_push, sign
@@ -56,6 +57,13 @@ PAYLOADS = st.one_of(
 class Live:
     url: str
     secret: str
+    admin: dict[str, str]
+
+
+async def _admin_headers(url: str, data_dir: Path) -> dict[str, str]:
+    async with httpx.AsyncClient(base_url=url) as http:
+        await sign_in_as_admin(http, data_dir)
+        return {"Authorization": http.headers["Authorization"]}
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +96,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.1)
     stages = [{"name": "approve", "approval": True}]
-    secret = ""
+    admin = asyncio.run(_admin_headers(url, tmp / "data"))
+    secrets = []
     for name in ("web", "signed"):
-        project = httpx.post(f"{url}/api/v1/projects", json={"name": name, "stages": stages})
-        secret = project.json()["webhook_secret"] if name == "web" else secret
-    signed_secret = project.json()["webhook_secret"]
-    yield Live(url, secret + "\n" + signed_secret)
+        body = {"name": name, "stages": stages}
+        project = httpx.post(f"{url}/api/v1/projects", json=body, headers=admin)
+        secrets.append(project.json()["webhook_secret"])
+    yield Live(url, "\n".join(secrets), admin)
     proc.send_signal(signal.SIGTERM)
     proc.wait(30)
     log.close()
@@ -101,7 +110,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 def deployments(live: Live, project: str) -> list[object]:
-    response = httpx.get(f"{live.url}/api/v1/projects/{project}/deployments")
+    response = httpx.get(f"{live.url}/api/v1/projects/{project}/deployments", headers=live.admin)
     result: list[object] = response.json()["deployments"]
     return result
 
@@ -150,7 +159,8 @@ def test_signed_deliveries_of_any_shape_never_fail(
 
 def test_no_unsigned_delivery_left_a_trace(live: Live) -> None:
     assert deployments(live, "web") == []
-    assert httpx.get(f"{live.url}/api/v1/projects/web/deliveries").json()["deliveries"] == []
+    deliveries = httpx.get(f"{live.url}/api/v1/projects/web/deliveries", headers=live.admin)
+    assert deliveries.json()["deliveries"] == []
 
 
 def test_server_log_has_no_tracebacks(live: Live, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -8,7 +8,7 @@ import json
 import re
 from urllib.parse import quote
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.domain.masker import MASK, Masker, secret_forms
@@ -35,7 +35,7 @@ def stream(text: str, values: list[str], cuts: list[int]) -> str:
     return "".join(out)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pieces=st.lists(
         st.one_of(st.sampled_from(OVERLAPPING), st.text(ALPHABET, max_size=12)), max_size=30
@@ -50,7 +50,7 @@ def test_overlapping_secrets_never_survive_any_chunking(pieces: list[str], cuts:
         assert secret not in masked
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     size=st.sampled_from([1024, 4096, 8192]),
     seed=st.binary(min_size=16, max_size=16),

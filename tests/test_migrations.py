@@ -28,5 +28,10 @@ async def test_models_match_the_migrations(dialect: str, tmp_path: Path) -> None
 
 async def test_migrate_applies_once(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite://{tmp_path}/m.sqlite3")
-    assert await migrate(settings) == ["0_init.py", "1_webhooks.py", "2_seen_secrets.py"]
+    assert await migrate(settings) == [
+        "0_init.py",
+        "1_webhooks.py",
+        "2_seen_secrets.py",
+        "3_access.py",
+    ]
     assert await migrate(settings) == []

@@ -30,6 +30,8 @@ EDITABLE = (
     "on_rollback",
     "deploy_tags",
     "paths",
+    "members_can_approve",
+    "no_self_approval",
 )
 MAX_GLOBS = 100
 
@@ -98,10 +100,12 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         "on_rollback": _on_rollback,
         "deploy_tags": _deploy_tags,
         "paths": _paths,
+        "members_can_approve": _flag,
+        "no_self_approval": _flag,
     }
     for key, check in checks.items():
         if key in data:
-            out[key] = check(data[key])
+            out[key] = _flag(data[key], key) if check is _flag else check(data[key])
     if create:
         if "stages" not in out:
             raise Invalid("stages is required", field="stages")
@@ -112,6 +116,8 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         out.setdefault("on_rollback", None)
         out.setdefault("deploy_tags", None)
         out.setdefault("paths", None)
+        out.setdefault("members_can_approve", False)
+        out.setdefault("no_self_approval", False)
     return out
 
 
@@ -144,6 +150,12 @@ def _on_rollback(value: object) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 65536:
         raise Invalid("on_rollback must be a bash script", field="on_rollback")
+    return value
+
+
+def _flag(value: object, field: str = "") -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"{field} must be true or false", field=field)
     return value
 
 

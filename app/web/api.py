@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import IntegrityError
 
+from app import audit
 from app.domain.pipeline import validate_project
 from app.domain.status import Status, TriggerType
 from app.engine import actions
 from app.errors import BadRequest, Conflict, Invalid, NotFound, TooLarge
-from app.models import Deployment, Project
+from app.models import Deployment, Membership, Project
 from app.runtime import Runtime
 from app.web.schemas import deployment_json, project_json
 
@@ -90,12 +91,26 @@ async def create_project(request: Request) -> Response:
         project = await Project.create(id=project_id, webhook_secret=sealed, **data)
     except IntegrityError:
         raise Conflict(f"project {data['name']!r} exists", code="project_exists") from None
+    identity = getattr(request.state, "identity", None)
+    if identity is not None:
+        await Membership.create(project_id=project.id, user_id=identity.user.id, role="owner")
+    await _audit(request, "project.create", project.name, details={"after": project_json(project)})
     return JSONResponse({**project_json(project), "webhook_secret": secret}, status_code=201)
 
 
+async def _audit(request: Request, action: str, project: str | None, **fields: Any) -> None:
+    from app.web.guard import actor_of
+
+    await audit.record(actor_of(request), action, project=project, **fields)
+
+
 async def list_projects(request: Request) -> Response:
-    """List projects."""
-    projects = await Project.all().order_by("name")
+    """List the projects the caller may see."""
+    query = Project.all()
+    caller = getattr(request.state, "caller", None)
+    if caller is not None and caller.role not in ("admin", "manager", "viewer"):
+        query = query.filter(memberships__user__username=caller.username)
+    projects = await query.order_by("name")
     return JSONResponse({"projects": [project_json(p) for p in projects]})
 
 
@@ -109,8 +124,11 @@ async def update_project(request: Request) -> Response:
     project = await find_project(request)
     changes = validate_project(await json_body(request), create=False)
     if changes:
+        before = project_json(project)
         project.update_from_dict(changes)
         await project.save()
+        details = {"before": before, "after": project_json(project)}
+        await _audit(request, "project.update", project.name, details=details)
     return JSONResponse(project_json(project))
 
 
@@ -121,6 +139,7 @@ async def delete_project(request: Request) -> Response:
     if await running.exists():
         raise Conflict("a deployment is in progress", code="deployment_active")
     await project.delete()
+    await _audit(request, "project.delete", project.name)
     return Response(status_code=204)
 
 
@@ -130,6 +149,7 @@ async def rotate_webhook_secret(request: Request) -> Response:
     secret = secrets.token_urlsafe(32)
     project.webhook_secret = runtime(request).vault.encrypt(secret, f"webhook:{project.id}")
     await project.save(update_fields=["webhook_secret", "updated_at"])
+    await _audit(request, "webhook_secret.rotate", project.name)
     return JSONResponse({"webhook_secret": secret})
 
 
@@ -150,6 +170,8 @@ async def trigger_deployment(request: Request) -> Response:
         ref=body.get("ref"),
         version=body.get("version"),
     )
+    await _audit(request, "deployment.trigger", project.name, target=str(dep.id),
+                 details={"ref": dep.ref, "commit": dep.commit})  # fmt: skip
     return JSONResponse(deployment_json(dep, project.name), status_code=202)
 
 
@@ -173,7 +195,13 @@ async def get_deployment(request: Request) -> Response:
 async def approve_deployment(request: Request) -> Response:
     """Open the approval gate the deployment waits at."""
     dep, project = await find_deployment(request)
+    if project.no_self_approval and dep.trigger.get("by") == actor(request):
+        from app.web.guard import Forbidden
+
+        raise Forbidden("this project does not let you approve your own deployment",
+                        code="self_approval")  # fmt: skip
     dep = await actions.approve(runtime(request).engine, dep, actor(request))
+    await _audit(request, "deployment.approve", project.name, target=str(dep.id))
     return JSONResponse(deployment_json(dep, project.name))
 
 
@@ -181,6 +209,7 @@ async def cancel_deployment(request: Request) -> Response:
     """Cancel a PENDING or IN_PROGRESS deployment, stopping its processes."""
     dep, project = await find_deployment(request)
     dep = await actions.stop(runtime(request).engine, dep, Status.CANCELLED, actor(request))
+    await _audit(request, "deployment.cancel", project.name, target=str(dep.id))
     return JSONResponse(deployment_json(dep, project.name))
 
 
@@ -188,6 +217,7 @@ async def rollback_deployment(request: Request) -> Response:
     """Stop an IN_PROGRESS deployment and leave `current` where it was."""
     dep, project = await find_deployment(request)
     dep = await actions.stop(runtime(request).engine, dep, Status.ROLLED_BACK, actor(request))
+    await _audit(request, "deployment.rollback", project.name, target=str(dep.id))
     return JSONResponse(deployment_json(dep, project.name))
 
 
@@ -200,6 +230,8 @@ async def rollback_project(request: Request) -> Response:
         raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
     trigger = {"type": TriggerType.ROLLBACK.value, "by": actor(request)}
     dep = await actions.rollback_project(runtime(request).engine, project, trigger, body.get("to"))
+    await _audit(request, "project.rollback", project.name, target=str(dep.id),
+                 details={"to": str(dep.rollback_to)})  # fmt: skip
     return JSONResponse(deployment_json(dep, project.name), status_code=202)
 
 

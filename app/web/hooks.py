@@ -7,6 +7,7 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app import audit
 from app.domain.vault import VaultError
 from app.engine import deliveries
 from app.errors import AppError, BadRequest, NotFound, TooLarge
@@ -14,6 +15,7 @@ from app.hooks.providers import PROVIDERS, Provider
 from app.hooks.push import BadPayload
 from app.models import Delivery
 from app.web.api import actor, find_project, int_param, runtime
+from app.web.guard import actor_of, client_address
 from app.web.schemas import delivery_json, deployment_json
 
 MAX_HOOK_BODY = 25 * 1024 * 1024
@@ -53,6 +55,13 @@ async def _receive(request: Request, provider: Provider) -> Response:
     except BadPayload as exc:
         raise BadRequest(str(exc), code="bad_payload") from None
     answer = await deliveries.receive(runtime(request).engine, project, push, len(body))
+    if "deployment" in answer.body:
+        webhook = audit.Actor(
+            f"webhook:{push.delivery_id}", "webhook", client=client_address(request)
+        )
+        await audit.record(webhook, "deployment.trigger", project=project.name,
+                           target=answer.body["deployment"],
+                           details={"provider": push.provider, "commit": push.commit})  # fmt: skip
     return JSONResponse(answer.body, status_code=answer.status)
 
 
@@ -89,4 +98,6 @@ async def replay_delivery(request: Request) -> Response:
     if delivery is None:
         raise NotFound("no such delivery", code="delivery_not_found")
     dep = await deliveries.replay(runtime(request).engine, project, delivery, actor(request))
+    await audit.record(actor_of(request), "delivery.replay", project=project.name,
+                       target=str(dep.id), details={"delivery": delivery.delivery_id})  # fmt: skip
     return JSONResponse(deployment_json(dep, project.name), status_code=202)

@@ -1,4 +1,4 @@
-"""The whole HTTP surface, top to bottom."""
+"""The whole HTTP surface, top to bottom, with the permission each route needs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from app.web import api, hooks, logs, openapi, ops, secrets
+from app.domain.access import Permission as P
+from app.web import api, hooks, logs, openapi, ops, people, secrets
+from app.web.guard import Endpoint, guarded
+
+PERMISSIONS: dict[tuple[str, str], P] = {}
+
+
+def route(method: str, path: str, endpoint: Endpoint, permission: P) -> Route:
+    PERMISSIONS[(method, path)] = permission
+    return Route(path, guarded(endpoint, permission), methods=[method], name=endpoint.__name__)
 
 
 async def openapi_document(request: Request) -> Response:
@@ -15,35 +24,45 @@ async def openapi_document(request: Request) -> Response:
 
 
 ROUTES: list[BaseRoute] = [
-    Route("/api/v1/projects", api.create_project, methods=["POST"]),
-    Route("/api/v1/projects", api.list_projects, methods=["GET"]),
-    Route("/api/v1/projects/{project}", api.get_project, methods=["GET"]),
-    Route("/api/v1/projects/{project}", api.update_project, methods=["PATCH"]),
-    Route("/api/v1/projects/{project}", api.delete_project, methods=["DELETE"]),
-    Route("/api/v1/projects/{project}/webhook-secret", api.rotate_webhook_secret, methods=["POST"]),
-    Route("/api/v1/projects/{project}/deployments", api.trigger_deployment, methods=["POST"]),
-    Route("/api/v1/projects/{project}/deployments", api.list_deployments, methods=["GET"]),
-    Route("/api/v1/projects/{project}/rollback", api.rollback_project, methods=["POST"]),
-    Route("/api/v1/projects/{project}/deliveries", hooks.list_deliveries, methods=["GET"]),
-    Route(
-        "/api/v1/projects/{project}/deliveries/{delivery}/replay",
-        hooks.replay_delivery,
-        methods=["POST"],
-    ),
-    Route("/api/v1/projects/{project}/secrets", secrets.list_secrets, methods=["GET"]),
-    Route("/api/v1/projects/{project}/secrets/{name}", secrets.put_secret, methods=["PUT"]),
-    Route("/api/v1/projects/{project}/secrets/{name}", secrets.delete_secret, methods=["DELETE"]),
-    Route("/api/v1/deployments/{deployment}", api.get_deployment, methods=["GET"]),
-    Route("/api/v1/deployments/{deployment}/approve", api.approve_deployment, methods=["POST"]),
-    Route("/api/v1/deployments/{deployment}/cancel", api.cancel_deployment, methods=["POST"]),
-    Route("/api/v1/deployments/{deployment}/rollback", api.rollback_deployment, methods=["POST"]),
-    Route("/api/v1/deployments/{deployment}/logs", logs.deployment_logs, methods=["GET"]),
-    Route("/hooks/github/{project}", hooks.github_hook, methods=["POST"]),
-    Route("/hooks/gitlab/{project}", hooks.gitlab_hook, methods=["POST"]),
-    Route("/hooks/gitea/{project}", hooks.gitea_hook, methods=["POST"]),
-    Route("/api/v1/queue", ops.queue_info, methods=["GET"]),
-    Route("/api/v1/openapi.json", openapi_document, methods=["GET"]),
-    Route("/healthz", ops.healthz, methods=["GET"]),
-    Route("/readyz", ops.readyz, methods=["GET"]),
-    Route("/metrics", ops.metrics, methods=["GET"]),
-]
+    route("POST", "/login", people.login, P.PUBLIC),
+    route("POST", "/logout", people.logout, P.SIGNED_IN),
+    route("GET", "/api/v1/me", people.me, P.SIGNED_IN),
+    route("POST", "/api/v1/projects", api.create_project, P.PROJECT_CREATE),
+    route("GET", "/api/v1/projects", api.list_projects, P.SIGNED_IN),
+    route("GET", "/api/v1/projects/{project}", api.get_project, P.PROJECT_VIEW),
+    route("PATCH", "/api/v1/projects/{project}", api.update_project, P.PROJECT_EDIT),
+    route("DELETE", "/api/v1/projects/{project}", api.delete_project, P.PROJECT_EDIT),
+    route("POST", "/api/v1/projects/{project}/webhook-secret", api.rotate_webhook_secret, P.PROJECT_EDIT),
+    route("POST", "/api/v1/projects/{project}/deployments", api.trigger_deployment, P.PROJECT_OPERATE),
+    route("GET", "/api/v1/projects/{project}/deployments", api.list_deployments, P.PROJECT_VIEW),
+    route("POST", "/api/v1/projects/{project}/rollback", api.rollback_project, P.PROJECT_OPERATE),
+    route("GET", "/api/v1/projects/{project}/deliveries", hooks.list_deliveries, P.PROJECT_VIEW),
+    route("POST", "/api/v1/projects/{project}/deliveries/{delivery}/replay", hooks.replay_delivery, P.PROJECT_OPERATE),
+    route("GET", "/api/v1/projects/{project}/secrets", secrets.list_secrets, P.PROJECT_VIEW),
+    route("PUT", "/api/v1/projects/{project}/secrets/{name}", secrets.put_secret, P.PROJECT_EDIT),
+    route("DELETE", "/api/v1/projects/{project}/secrets/{name}", secrets.delete_secret, P.PROJECT_EDIT),
+    route("GET", "/api/v1/projects/{project}/members", people.list_members, P.PROJECT_VIEW),
+    route("PUT", "/api/v1/projects/{project}/members/{username}", people.put_member, P.PROJECT_EDIT),
+    route("DELETE", "/api/v1/projects/{project}/members/{username}", people.delete_member, P.PROJECT_EDIT),
+    route("GET", "/api/v1/deployments/{deployment}", api.get_deployment, P.PROJECT_VIEW),
+    route("POST", "/api/v1/deployments/{deployment}/approve", api.approve_deployment, P.PROJECT_APPROVE),
+    route("POST", "/api/v1/deployments/{deployment}/cancel", api.cancel_deployment, P.PROJECT_OPERATE),
+    route("POST", "/api/v1/deployments/{deployment}/rollback", api.rollback_deployment, P.PROJECT_OPERATE),
+    route("GET", "/api/v1/deployments/{deployment}/logs", logs.deployment_logs, P.PROJECT_VIEW),
+    route("POST", "/api/v1/users", people.create_user, P.USERS_WRITE),
+    route("GET", "/api/v1/users", people.list_users, P.USERS_READ),
+    route("PATCH", "/api/v1/users/{username}", people.update_user, P.USERS_WRITE),
+    route("DELETE", "/api/v1/users/{username}", people.delete_user, P.USERS_WRITE),
+    route("POST", "/api/v1/tokens", people.create_token, P.SIGNED_IN),
+    route("GET", "/api/v1/tokens", people.list_tokens, P.SIGNED_IN),
+    route("DELETE", "/api/v1/tokens/{token}", people.delete_token, P.SIGNED_IN),
+    route("GET", "/api/v1/audit", people.read_audit, P.AUDIT_READ),
+    route("POST", "/hooks/github/{project}", hooks.github_hook, P.WEBHOOK),
+    route("POST", "/hooks/gitlab/{project}", hooks.gitlab_hook, P.WEBHOOK),
+    route("POST", "/hooks/gitea/{project}", hooks.gitea_hook, P.WEBHOOK),
+    route("GET", "/api/v1/queue", ops.queue_info, P.ADMIN),
+    route("GET", "/api/v1/openapi.json", openapi_document, P.PUBLIC),
+    route("GET", "/healthz", ops.healthz, P.PUBLIC),
+    route("GET", "/readyz", ops.readyz, P.PUBLIC),
+    route("GET", "/metrics", ops.metrics, P.ADMIN),
+]  # fmt: skip

@@ -27,6 +27,8 @@ def project_json(project: Project) -> dict[str, Any]:
         "keep_releases": project.keep_releases,
         "on_rollback": project.on_rollback,
         "deploy_tags": project.deploy_tags,
+        "members_can_approve": project.members_can_approve,
+        "no_self_approval": project.no_self_approval,
         "paths": project.paths,
         "current_deployment": str(project.current_deployment_id)
         if project.current_deployment_id

@@ -7,10 +7,11 @@ import re
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app import secretstore
+from app import audit, secretstore
 from app.errors import Invalid, NotFound
 from app.models import Secret
 from app.web.api import actor, find_project, json_body, runtime
+from app.web.guard import actor_of
 from app.web.schemas import rfc3339
 
 SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
@@ -50,6 +51,7 @@ async def put_secret(request: Request) -> Response:
             field="value",
         )
     await secretstore.put(runtime(request).vault, project, name, value, actor(request))
+    await audit.record(actor_of(request), "secret.set", project=project.name, target=name)
     if len(value) < MIN_ADVISED:
         warning = f"values shorter than {MIN_ADVISED} characters mask poorly in logs"
         return JSONResponse({"name": name, "warning": warning})
@@ -59,6 +61,8 @@ async def put_secret(request: Request) -> Response:
 async def delete_secret(request: Request) -> Response:
     """Delete a secret."""
     project = await find_project(request)
-    if not await secretstore.delete(project, _name(request)):
+    name = _name(request)
+    if not await secretstore.delete(project, name):
         raise NotFound("no such secret", code="secret_not_found")
+    await audit.record(actor_of(request), "secret.delete", project=project.name, target=name)
     return Response(status_code=204)

@@ -1,0 +1,70 @@
+"""Who may do what: one table of rules, as the README states it.
+
+System roles are `admin`, `manager`, `developer` and `viewer`; on a project a developer may be
+an `owner` or a `member`. A project a caller may not see answers 404, never 403, so names do
+not leak; a visible project the caller may not change answers 403.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+ROLES = ("admin", "manager", "developer", "viewer")
+PROJECT_ROLES = ("owner", "member")
+
+
+class Permission(enum.StrEnum):
+    PUBLIC = "public"  # health, login, the OpenAPI document
+    WEBHOOK = "webhook"  # authenticated by the delivery's signature alone
+    SIGNED_IN = "signed_in"  # any user: /me, own tokens, logout
+    PROJECT_VIEW = "project_view"
+    PROJECT_CREATE = "project_create"
+    PROJECT_EDIT = "project_edit"
+    PROJECT_OPERATE = "project_operate"  # trigger, cancel, rollback, replay
+    PROJECT_APPROVE = "project_approve"
+    USERS_READ = "users_read"
+    USERS_WRITE = "users_write"
+    AUDIT_READ = "audit_read"
+    ADMIN = "admin"  # queue UI, metrics
+
+
+@dataclass(frozen=True)
+class Caller:
+    username: str
+    role: str
+    project_role: str | None = None  # the caller's membership of the project in question
+
+
+def sees_project(caller: Caller) -> bool:
+    return caller.role in ("admin", "manager", "viewer") or caller.project_role is not None
+
+
+def allows(caller: Caller, permission: Permission, *, members_can_approve: bool = False) -> bool:
+    """Whether `caller` may do `permission` (on a project it can see, for project actions)."""
+    role, membership = caller.role, caller.project_role
+    privileged = role in ("admin", "manager")
+    match permission:
+        case Permission.PUBLIC | Permission.WEBHOOK | Permission.SIGNED_IN:
+            return True
+        case Permission.PROJECT_VIEW:
+            return sees_project(caller)
+        case Permission.PROJECT_CREATE:
+            return role != "viewer"
+        case Permission.PROJECT_EDIT:
+            return privileged or membership == "owner"
+        case Permission.PROJECT_OPERATE:
+            return privileged or membership in PROJECT_ROLES
+        case Permission.PROJECT_APPROVE:
+            return (
+                privileged
+                or membership == "owner"
+                or (membership == "member" and members_can_approve)
+            )
+        case Permission.USERS_READ:
+            return privileged
+        case Permission.USERS_WRITE | Permission.ADMIN:
+            return role == "admin"
+        case Permission.AUDIT_READ:
+            return privileged or role == "developer"
+    return False

@@ -1,0 +1,297 @@
+"""Users, project members, API tokens, sign-in and the audit trail over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from tortoise.exceptions import IntegrityError
+
+from app import audit, auth
+from app.domain.access import PROJECT_ROLES
+from app.errors import Conflict, Invalid, NotFound, Throttled
+from app.models import ApiToken, AuditEvent, Membership, Project, User
+from app.web.api import find_project, int_param, json_body
+from app.web.guard import (
+    SECURE_COOKIE,
+    SESSION_COOKIE,
+    Identity,
+    Unauthenticated,
+    actor_of,
+    client_address,
+    session_cookie,
+)
+from app.web.schemas import rfc3339
+
+MAX_TOKEN_DAYS = 3650
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "role": user.role,
+        "disabled": user.disabled,
+        "created_at": rfc3339(user.created_at),
+    }
+
+
+def identity(request: Request) -> Identity:
+    found: Identity = request.state.identity
+    return found
+
+
+async def find_user(request: Request) -> User:
+    user = await User.get_or_none(username=request.path_params["username"])
+    if user is None:
+        raise NotFound("no such user", code="user_not_found")
+    return user
+
+
+# Sign-in
+
+
+async def login(request: Request) -> Response:
+    """Sign in with username and password; sets the session cookie, returns the CSRF token."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        body: dict[str, Any] = dict(await request.form())
+    else:
+        body = await json_body(request)
+    username, password = str(body.get("username", "")), str(body.get("password", ""))
+    client = client_address(request)
+    throttle = auth.Throttle(request.state.runtime.jobs.redis)
+    wait = await throttle.retry_after(username, client)
+    actor = audit.Actor(username or "?", "user", client=client,
+                        user_agent=request.headers.get("user-agent"))  # fmt: skip
+    if wait:
+        raise Throttled("too many failed sign-ins; try again later",
+                        headers={"Retry-After": str(wait)})  # fmt: skip
+    user = await User.get_or_none(username=username)
+    if not auth.verify_password(user, password) or user is None or user.disabled:
+        await throttle.failed(username, client)
+        await audit.record(actor, "login.failed")
+        raise Unauthenticated("wrong username or password")
+    await throttle.succeeded(username)
+    old = session_cookie(request)
+    if old:
+        await auth.end_session(old)
+    session_id, csrf = await auth.start_session(user)
+    await audit.record(actor, "login")
+    response = JSONResponse({"username": user.username, "csrf_token": csrf})
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        SECURE_COOKIE if secure else SESSION_COOKIE,
+        session_id,
+        max_age=int(auth.SESSION_MAX.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    """End this browser session."""
+    cookie = session_cookie(request)
+    if cookie:
+        await auth.end_session(cookie)
+    await audit.record(actor_of(request), "logout")
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SECURE_COOKIE, path="/", secure=True)
+    return response
+
+
+async def me(request: Request) -> Response:
+    """The caller: username, role and projects."""
+    user = identity(request).user
+    memberships = await Membership.filter(user_id=user.id).prefetch_related("project")
+    projects = [{"name": m.project.name, "role": m.role} for m in memberships]
+    return JSONResponse({**user_json(user), "projects": sorted(projects, key=lambda p: p["name"])})
+
+
+# Users
+
+
+async def create_user(request: Request) -> Response:
+    """Create a user with a role."""
+    body = await json_body(request)
+    username = auth.check_username(body.get("username"))
+    role = auth.check_role(body.get("role", "developer"))
+    password_hash = auth.hash_password(body.get("password"), username)
+    try:
+        user = await User.create(username=username, password_hash=password_hash, role=role)
+    except IntegrityError:
+        raise Conflict(f"user {username!r} exists", code="user_exists") from None
+    await audit.record(actor_of(request), "user.create", target=username, details={"role": role})
+    return JSONResponse(user_json(user), status_code=201)
+
+
+async def list_users(request: Request) -> Response:
+    """List users."""
+    users = await User.all().order_by("username")
+    return JSONResponse({"users": [user_json(u) for u in users]})
+
+
+async def update_user(request: Request) -> Response:
+    """Change a user's role, disabled flag or password."""
+    user = await find_user(request)
+    body = await json_body(request)
+    unknown = sorted(set(body) - {"role", "disabled", "password"})
+    if unknown:
+        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+    before = {"role": user.role, "disabled": user.disabled}
+    if "role" in body:
+        user.role = auth.check_role(body["role"])
+    if "disabled" in body:
+        if not isinstance(body["disabled"], bool):
+            raise Invalid("disabled must be true or false", field="disabled")
+        user.disabled = body["disabled"]
+    if "password" in body:
+        user.password_hash = auth.hash_password(body["password"], user.username)
+    if before["role"] == "admin" and (user.role != "admin" or user.disabled):
+        await _keep_an_admin(user)
+    await user.save()
+    if "password" in body or user.disabled:
+        await auth.end_sessions(user.id)
+    after = {"role": user.role, "disabled": user.disabled}
+    details = {"before": before, "after": after, "password_changed": "password" in body}
+    await audit.record(actor_of(request), "user.update", target=user.username, details=details)
+    return JSONResponse(user_json(user))
+
+
+async def delete_user(request: Request) -> Response:
+    """Delete a user."""
+    user = await find_user(request)
+    if user.role == "admin":
+        await _keep_an_admin(user)
+    await user.delete()
+    await audit.record(actor_of(request), "user.delete", target=user.username)
+    return Response(status_code=204)
+
+
+async def _keep_an_admin(leaving: User) -> None:
+    others = User.filter(role="admin", disabled=False).exclude(id=leaving.id)
+    if not await others.exists():
+        raise Conflict("Capstan needs at least one active admin", code="last_admin")
+
+
+# Members
+
+
+async def list_members(request: Request) -> Response:
+    """A project's members and their roles."""
+    project = await find_project(request)
+    members = await Membership.filter(project_id=project.id).prefetch_related("user")
+    body = [{"username": m.user.username, "role": m.role} for m in members]
+    return JSONResponse({"members": sorted(body, key=lambda m: m["username"])})
+
+
+async def put_member(request: Request) -> Response:
+    """Make a user an owner or member of the project."""
+    project = await find_project(request)
+    user = await find_user(request)
+    role = (await json_body(request)).get("role")
+    if role not in PROJECT_ROLES:
+        raise Invalid("role must be owner or member", field="role")
+    if not await Membership.filter(project_id=project.id, user_id=user.id).update(role=role):
+        await Membership.create(project_id=project.id, user_id=user.id, role=role)
+    await audit.record(actor_of(request), "member.set", project=project.name,
+                       target=user.username, details={"role": role})  # fmt: skip
+    return JSONResponse({"username": user.username, "role": role})
+
+
+async def delete_member(request: Request) -> Response:
+    """Remove a user from the project."""
+    project = await find_project(request)
+    user = await find_user(request)
+    if not await Membership.filter(project_id=project.id, user_id=user.id).delete():
+        raise NotFound("not a member", code="member_not_found")
+    await audit.record(actor_of(request), "member.remove", project=project.name,
+                       target=user.username)  # fmt: skip
+    return Response(status_code=204)
+
+
+async def add_owner(project: Project, user: User) -> None:
+    await Membership.create(project_id=project.id, user_id=user.id, role="owner")
+
+
+# Tokens
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": str(token.id),
+        "name": token.name,
+        "prefix": token.prefix,
+        "expires_at": rfc3339(token.expires_at),
+        "last_used_at": rfc3339(token.last_used_at),
+        "created_at": rfc3339(token.created_at),
+    }
+
+
+async def create_token(request: Request) -> Response:
+    """Create an API token for yourself; it is shown this once."""
+    body = await json_body(request, optional=True)
+    name = body.get("name", "token")
+    if not isinstance(name, str) or not 1 <= len(name) <= 128:
+        raise Invalid("name must be 1 to 128 characters", field="name")
+    days = body.get("expires_in_days")
+    expires = None
+    if days is not None:
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_TOKEN_DAYS:
+            raise Invalid(f"expires_in_days must be 1 to {MAX_TOKEN_DAYS}", field="expires_in_days")
+        expires = auth.now() + dt.timedelta(days=days)
+    token, secret = await auth.create_token(identity(request).user, name, expires)
+    await audit.record(actor_of(request), "token.create", target=str(token.id),
+                       details={"name": name})  # fmt: skip
+    return JSONResponse({**token_json(token), "token": secret}, status_code=201)
+
+
+async def list_tokens(request: Request) -> Response:
+    """Your API tokens, without the tokens themselves."""
+    tokens = await ApiToken.filter(user_id=identity(request).user.id).order_by("created_at")
+    return JSONResponse({"tokens": [token_json(t) for t in tokens]})
+
+
+async def delete_token(request: Request) -> Response:
+    """Revoke one of your tokens (admins: anyone's)."""
+    user = identity(request).user
+    try:
+        token_id = uuid.UUID(request.path_params["token"])
+    except ValueError:
+        raise NotFound("no such token", code="token_not_found") from None
+    query = ApiToken.filter(id=token_id)
+    if user.role != "admin":
+        query = query.filter(user_id=user.id)
+    if not await query.delete():
+        raise NotFound("no such token", code="token_not_found")
+    await audit.record(actor_of(request), "token.revoke", target=str(token_id))
+    return Response(status_code=204)
+
+
+# Audit
+
+
+async def read_audit(request: Request) -> Response:
+    """Audit events, newest first (`project`, `actor`, `action`, `limit`)."""
+    user = identity(request).user
+    query = AuditEvent.all()
+    if user.role == "developer":
+        owned = await Membership.filter(user_id=user.id, role="owner").prefetch_related("project")
+        names = [m.project.name for m in owned]
+        if not names:
+            from app.web.guard import Forbidden
+
+            raise Forbidden("you own no project whose audit you could read")
+        query = query.filter(project__in=names)
+    for field in ("project", "actor", "action"):
+        value = request.query_params.get(field)
+        if value:
+            query = query.filter(**{field: value})
+    limit = int_param(request, "limit", 50, 1, 500)
+    events = await query.order_by("-id").limit(limit)
+    return JSONResponse({"events": [audit.event_json(e) for e in events]})
