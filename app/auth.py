@@ -157,8 +157,9 @@ class Throttle:
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 for key in (f"capstan:login:user:{username}", f"capstan:login:client:{client}"):
+                    # A fixed window from the first failure (EXPIRE NX needs Redis 7).
+                    pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)
                     pipe.incr(key)
-                    pipe.expire(key, WINDOW_SECONDS, nx=True)
                 await pipe.execute()
         except RedisError:
             pass

@@ -43,7 +43,8 @@ async def follow(
     deployment_id: str, after: int, hub: LogHub, *, live: bool = True
 ) -> AsyncIterator[LogBatch]:
     """Batches past `after`; with `live`, follow until the deployment ends, then a `done`
-    batch whose data is the final status."""
+    batch whose data is the final status. While following, an empty `tick` batch comes at
+    least every couple of seconds, so the reader can check it may still read."""
     if not live:
         async for batch in stored(deployment_id, after):
             yield batch
@@ -63,6 +64,7 @@ async def follow(
             async for batch in _live(queue, cursor):
                 yield batch
                 cursor = batch.last
+            yield LogBatch("tick", cursor + 1, cursor, "")
 
 
 async def _live(queue: asyncio.Queue[LogBatch | None], cursor: int) -> AsyncIterator[LogBatch]:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from app.domain.access import Permission
 from app.domain.logs import LogBatch, stage_marker
 from app.engine.logread import follow
-from app.errors import BadRequest
+from app.errors import AppError, BadRequest
 from app.web.api import find_deployment, runtime
+from app.web.guard import check
 
 PING_SECONDS = 15
+RECHECK_SECONDS = 5
 
 
 async def deployment_logs(request: Request) -> Response:
@@ -24,11 +28,27 @@ async def deployment_logs(request: Request) -> Response:
     after = _cursor(request)
     hub = runtime(request).hub
     if "text/event-stream" in request.headers.get("accept", ""):
-        batches = follow(str(dep.id), after, hub)
+        batches = _while_allowed(request, follow(str(dep.id), after, hub))
         return EventSourceResponse(_sse(batches), ping=PING_SECONDS, send_timeout=30)
     live = request.query_params.get("follow", "1").lower() not in ("0", "false", "no")
-    batches = follow(str(dep.id), after, hub, live=live)
+    batches = _while_allowed(request, follow(str(dep.id), after, hub, live=live))
     return StreamingResponse(_plain(batches), media_type="text/plain; charset=utf-8")
+
+
+async def _while_allowed(
+    request: Request, batches: AsyncIterator[LogBatch]
+) -> AsyncIterator[LogBatch]:
+    """End the stream soon after the reader loses access (signed out, disabled, removed)."""
+    checked = time.monotonic()
+    async for batch in batches:
+        if time.monotonic() - checked > RECHECK_SECONDS:
+            try:
+                await check(request, Permission.PROJECT_VIEW)
+            except AppError:
+                return
+            checked = time.monotonic()
+        if batch.kind != "tick":
+            yield batch
 
 
 def _cursor(request: Request) -> int:
