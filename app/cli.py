@@ -346,7 +346,16 @@ def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
     source = sys.stdin if args.new_key_file == "-" else open(args.new_key_file)  # noqa: SIM115
     with source:
         new_key = keys.parse_key(source.read(), "the new key")
-    count = asyncio.run(_with_database(settings, rotation.rotate(settings, new_key)))
+
+    async def rotate() -> int:
+        from app import audit
+
+        count = await rotation.rotate(settings, new_key)
+        await audit.record(audit.Actor("cli", "system"), "key.rotate",
+                           details={"key_id": key_id(new_key), "values": count})  # fmt: skip
+        return count
+
+    count = asyncio.run(_with_database(settings, rotate()))
     print(
         f"re-encrypted {count} value(s) under key {key_id(new_key)}; "
         "the old key is no longer needed"

@@ -84,6 +84,8 @@ async def test_rotation_on_a_running_server_keeps_every_deployment_right(
         assert code == 0, out
         assert f"under key {key_id(new_key)}" in out
         assert not (local.data_dir / "master.key.old").exists()
+        audit = (await capstan.http.get("/api/v1/audit?action=key.rotate")).json()["events"]
+        assert audit[0]["details"]["key_id"] == key_id(new_key)
         assert bytes.fromhex((local.data_dir / "master.key").read_text()) == new_key
 
         await capstan.approve(parked["id"])
