@@ -294,3 +294,19 @@ def repo(tmp_path: Path) -> Repo:
     r = Repo(path)
     r.commit({"app.txt": "v1\n"}, "first")
     return r
+
+
+# Tests of process control, the CLI and forge reporting do not depend on the SQL dialect:
+# they run on SQLite only, to keep the suite under five minutes when PostgreSQL is set.
+ONE_DATABASE = {"test_cli.py", "test_processes.py", "test_statuses.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep = [
+        item
+        for item in items
+        if not (item.path.name in ONE_DATABASE and "[postgres]" in item.nodeid)
+    ]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
