@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from app import db, logfmt
-from app.errors import ConfigError
+from app.errors import AppError, ConfigError
 from app.settings import Settings
 
 USER_AGENT = "capstan-cli/0.1"
@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -389,14 +392,20 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
-    from app import audit, auth
+async def _user(username: str) -> Any:
     from app.models import User
 
+    user = await User.get_or_none(username=username)
+    if user is None:
+        raise ConfigError(f"no user {username!r}")
+    return user
+
+
+def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    from app import audit, auth
+
     async def passwd() -> None:
-        user = await User.get_or_none(username=args.username)
-        if user is None:
-            raise ConfigError(f"no user {args.username!r}")
+        user = await _user(args.username)
         user.password_hash = auth.hash_password(read_password(), user.username)
         await user.save()
         await auth.end_sessions(user.id)
@@ -412,12 +421,9 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     import datetime as dt
 
     from app import audit, auth
-    from app.models import User
 
     async def create() -> str:
-        user = await User.get_or_none(username=args.username)
-        if user is None:
-            raise ConfigError(f"no user {args.username!r}")
+        user = await _user(args.username)
         days = args.expires_days
         expires = auth.now() + dt.timedelta(days=days) if days else None
         token, secret = await auth.create_token(user, args.name, expires)

@@ -100,3 +100,22 @@ async def test_rotation_on_a_running_server_keeps_every_deployment_right(
     async with running_capstan(local) as capstan:
         dep = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED", "FAILED")
         assert dep["status"] == "COMPLETED"
+
+
+async def test_users_and_tokens_from_the_command_line(settings: Settings) -> None:
+    async with running_capstan(settings) as capstan:
+        password = b"a long enough passphrase\n"
+        code, out = await cli(settings, "user", "create", "bob", "--role", "viewer", stdin=password)
+        assert code == 0, out
+        code, out = await cli(settings, "user", "create", "eve", stdin=b"password\n")
+        assert code == 1 and "too common" in out
+        code, token = await cli(settings, "token", "create", "bob", "--name", "ci")
+        assert code == 0 and token.strip().startswith("cap_")
+        headers = {"Authorization": f"Bearer {token.strip()}"}
+        me = await capstan.http.get("/api/v1/me", headers=headers)
+        assert me.json()["username"] == "bob" and me.json()["role"] == "viewer"
+        code, out = await cli(settings, "user", "passwd", "bob", stdin=b"another fine passphrase\n")
+        assert code == 0, out
+        login = {"username": "bob", "password": "another fine passphrase"}
+        response = await capstan.http.post("/login", json=login, headers={"Authorization": ""})
+        assert response.status_code == 200
