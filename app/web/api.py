@@ -18,6 +18,7 @@ from app.engine import actions
 from app.errors import BadRequest, Conflict, Invalid, NotFound, TooLarge
 from app.models import Deployment, Membership, Project
 from app.runtime import Runtime
+from app.web.guard import Forbidden, actor_of
 from app.web.schemas import deployment_json, project_json
 
 MAX_BODY = 1024 * 1024
@@ -99,8 +100,6 @@ async def create_project(request: Request) -> Response:
 
 
 async def _audit(request: Request, action: str, project: str | None, **fields: Any) -> None:
-    from app.web.guard import actor_of
-
     await audit.record(actor_of(request), action, project=project, **fields)
 
 
@@ -196,8 +195,6 @@ async def approve_deployment(request: Request) -> Response:
     """Open the approval gate the deployment waits at."""
     dep, project = await find_deployment(request)
     if project.no_self_approval and dep.trigger.get("by") == actor(request):
-        from app.web.guard import Forbidden
-
         raise Forbidden("this project does not let you approve your own deployment",
                         code="self_approval")  # fmt: skip
     dep = await actions.approve(runtime(request).engine, dep, actor(request))

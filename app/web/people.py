@@ -18,6 +18,7 @@ from app.web.api import find_project, int_param, json_body
 from app.web.guard import (
     SECURE_COOKIE,
     SESSION_COOKIE,
+    Forbidden,
     Identity,
     Unauthenticated,
     actor_of,
@@ -284,8 +285,6 @@ async def read_audit(request: Request) -> Response:
         owned = await Membership.filter(user_id=user.id, role="owner").prefetch_related("project")
         names = [m.project.name for m in owned]
         if not names:
-            from app.web.guard import Forbidden
-
             raise Forbidden("you own no project whose audit you could read")
         query = query.filter(project__in=names)
     for field in ("project", "actor", "action"):
