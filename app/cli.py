@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
-from typing import Any
 
-import httpx
-
-from app import db, logfmt
+from app import admin, client, db, logfmt
 from app.errors import AppError, ConfigError
 from app.settings import Settings
-
-USER_AGENT = "capstan-cli/0.1"
 
 DESCRIPTION = """\
 usage: capstan <command> [<args>]
@@ -60,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"fatal: {exc}", file=sys.stderr)
         return 2
-    except ClientError as exc:
+    except client.ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except AppError as exc:
@@ -124,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="decrypt every stored value and report",
         description="Decrypt every stored value with the configured keys; exit 1 if any fails.",
     )
-    check.set_defaults(func=cmd_secrets_check)
+    check.set_defaults(func=admin.cmd_secrets_check)
     rotate = secrets_sub.add_parser(
         "rotate-key",
         prog="capstan secrets rotate-key",
@@ -138,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument(
         "--new-key-file", metavar="FILE", default="-", help="file with the new key (default: stdin)"
     )
-    rotate.set_defaults(func=cmd_secrets_rotate)
+    rotate.set_defaults(func=admin.cmd_secrets_rotate)
     secrets.set_defaults(func=lambda args, settings: _usage(secrets))
 
     user = sub.add_parser(
@@ -152,13 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     create.add_argument("username", metavar="USERNAME")
     create.add_argument("--role", default="developer", help="admin, manager, developer, viewer")
-    create.set_defaults(func=cmd_user_create)
+    create.set_defaults(func=admin.cmd_user_create)
     passwd = user_sub.add_parser(
         "passwd", prog="capstan user passwd", help="set a user's password",
         description="Set USERNAME's password (asked for, or read from stdin); signs them out.",
     )  # fmt: skip
     passwd.add_argument("username", metavar="USERNAME")
-    passwd.set_defaults(func=cmd_user_passwd)
+    passwd.set_defaults(func=admin.cmd_user_passwd)
     user.set_defaults(func=lambda args, settings: _usage(user))
 
     token = sub.add_parser("token", prog="capstan token", help="create an API token",
@@ -171,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("username", metavar="USERNAME")
     token_create.add_argument("--name", default="cli", help="a name to recognise it by")
     token_create.add_argument("--expires-days", type=int, help="expire after DAYS days")
-    token_create.set_defaults(func=cmd_token_create)
+    token_create.set_defaults(func=admin.cmd_token_create)
     token.set_defaults(func=lambda args, settings: _usage(token))
 
     audit_cmd = sub.add_parser("audit", prog="capstan audit", help="verify the audit trail",
@@ -181,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", prog="capstan audit verify", help="check the hash chain",
         description="Recompute the audit trail's hash chain; name the first broken event.",
     )  # fmt: skip
-    verify.set_defaults(func=cmd_audit_verify)
+    verify.set_defaults(func=admin.cmd_audit_verify)
     audit_cmd.set_defaults(func=lambda args, settings: _usage(audit_cmd))
 
     deploy = sub.add_parser(
@@ -195,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--ref", help="branch, tag or commit (default: the project's branch)")
     deploy.add_argument("--version", dest="version_label", help="a version label to record")
     deploy.add_argument("-f", "--follow", action="store_true", help="follow the log to the end")
-    deploy.set_defaults(func=cmd_deploy)
+    deploy.set_defaults(func=client.cmd_deploy)
 
     logs = sub.add_parser(
         "logs",
@@ -205,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     logs.add_argument("id", metavar="ID")
     logs.add_argument("-f", "--follow", action="store_true", help="follow a live deployment")
-    logs.set_defaults(func=cmd_logs)
+    logs.set_defaults(func=client.cmd_logs)
 
     status = sub.add_parser(
         "status",
@@ -215,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("id", metavar="ID")
     status.add_argument("--json", action="store_true", help="print the API's JSON")
-    status.set_defaults(func=cmd_status)
+    status.set_defaults(func=client.cmd_status)
     return parser
 
 
@@ -305,7 +297,7 @@ def preflight(settings: Settings) -> None:
         return await ensure_admin(settings.data_dir)
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    password = asyncio.run(_with_database(settings, prepare()))
+    password = asyncio.run(admin.with_database(settings, prepare()))
     if password:
         print(f"\nCreated user admin with password: {password}")
         print(f"(also in {(settings.data_dir / 'initial-admin-password').resolve()})")
@@ -316,273 +308,6 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     applied = asyncio.run(db.migrate(settings))
     print("\n".join(f"applied {name}" for name in applied) or "database is up to date")
     return 0
-
-
-async def _with_database(settings: Settings, work: Any) -> Any:
-    from tortoise import Tortoise
-
-    await db.migrate(settings)
-    await Tortoise.init(config=db.tortoise_config(settings))
-    try:
-        return await work
-    finally:
-        await Tortoise.close_connections()
-
-
-def cmd_secrets_check(args: argparse.Namespace, settings: Settings) -> int:
-    from app import rotation
-
-    counts, failures = asyncio.run(_with_database(settings, rotation.check(settings)))
-    for kid, count in sorted(counts.items()):
-        print(f"{count} value(s) under key {kid}: ok")
-    for failure in failures:
-        print(f"cannot decrypt {failure}", file=sys.stderr)
-    if not counts and not failures:
-        print("no encrypted values stored")
-    return 1 if failures else 0
-
-
-def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    from app import keys, rotation
-    from app.domain.vault import key_id
-
-    source = sys.stdin if args.new_key_file == "-" else open(args.new_key_file)  # noqa: SIM115
-    with source:
-        new_key = keys.parse_key(source.read(), "the new key")
-
-    async def rotate() -> int:
-        from app import audit
-
-        count = await rotation.rotate(settings, new_key)
-        await audit.record(audit.Actor("cli", "system"), "key.rotate",
-                           details={"key_id": key_id(new_key), "values": count})  # fmt: skip
-        return count
-
-    count = asyncio.run(_with_database(settings, rotate()))
-    print(
-        f"re-encrypted {count} value(s) under key {key_id(new_key)}; "
-        "the old key is no longer needed"
-    )
-    return 0
-
-
-def read_password() -> str:
-    if sys.stdin.isatty():
-        first = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != first:
-            raise ConfigError("the passwords differ")
-        return first
-    return sys.stdin.readline().rstrip("\n")
-
-
-def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
-    from app import audit, auth
-    from app.models import User
-
-    async def create() -> None:
-        username = auth.check_username(args.username)
-        role = auth.check_role(args.role)
-        password_hash = auth.hash_password(read_password(), username)
-        await User.create(username=username, password_hash=password_hash, role=role)
-        await audit.record(audit.Actor("cli", "system"), "user.create", target=username,
-                           details={"role": role})  # fmt: skip
-
-    asyncio.run(_with_database(settings, create()))
-    print(f"created user {args.username} ({args.role})")
-    return 0
-
-
-async def _user(username: str) -> Any:
-    from app.models import User
-
-    user = await User.get_or_none(username=username)
-    if user is None:
-        raise ConfigError(f"no user {username!r}")
-    return user
-
-
-def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
-    from app import audit, auth
-
-    async def passwd() -> None:
-        user = await _user(args.username)
-        user.password_hash = auth.hash_password(read_password(), user.username)
-        await user.save()
-        await auth.end_sessions(user.id)
-        await audit.record(audit.Actor("cli", "system"), "user.update", target=user.username,
-                           details={"password_changed": True})  # fmt: skip
-
-    asyncio.run(_with_database(settings, passwd()))
-    print(f"password of {args.username} changed; their sessions ended")
-    return 0
-
-
-def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    import datetime as dt
-
-    from app import audit, auth
-
-    async def create() -> str:
-        user = await _user(args.username)
-        days = args.expires_days
-        expires = auth.now() + dt.timedelta(days=days) if days else None
-        token, secret = await auth.create_token(user, args.name, expires)
-        await audit.record(audit.Actor("cli", "system"), "token.create", target=str(token.id),
-                           details={"user": user.username, "name": args.name})  # fmt: skip
-        return secret
-
-    print(asyncio.run(_with_database(settings, create())))
-    return 0
-
-
-def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from app import audit
-
-    checked, broken, why = asyncio.run(_with_database(settings, audit.verify()))
-    if broken is None:
-        print(f"{checked} events, {why}")
-        return 0
-    print(f"event {broken} is broken: {why} ({checked} events before it are intact)")
-    return 1
-
-
-# Client commands
-
-
-class ClientError(Exception):
-    """The server refused or could not be reached; the message says why."""
-
-
-def client(settings: Settings) -> httpx.Client:
-    headers = {"User-Agent": USER_AGENT}
-    if settings.token:
-        headers["Authorization"] = f"Bearer {settings.token}"
-    return httpx.Client(base_url=settings.url, headers=headers, timeout=httpx.Timeout(30.0))
-
-
-def request(settings: Settings, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-    try:
-        with client(settings) as http:
-            response = http.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        raise ClientError(f"cannot reach Capstan at {settings.url}: {exc}") from None
-    return _json_or_raise(response)
-
-
-def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body: dict[str, Any] = response.json()
-    except ValueError:
-        body = {}
-    if response.is_error:
-        error = body.get("error", {})
-        message = error.get("message") or response.reason_phrase
-        raise ClientError(f"{message} ({response.status_code} {error.get('code', '')})".strip())
-    return body
-
-
-def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
-    body = {k: v for k, v in (("ref", args.ref), ("version", args.version_label)) if v}
-    dep = request(settings, "POST", f"/api/v1/projects/{args.project}/deployments", json=body)
-    print(f"deployment {dep['id']} (#{dep['seq']}) queued for {dep['project']}", file=sys.stderr)
-    if not args.follow:
-        print(dep["id"])
-        return 0
-    return follow(settings, dep["id"], dep["total_stages"])
-
-
-def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
-    if args.follow:
-        dep = request(settings, "GET", f"/api/v1/deployments/{args.id}")
-        return follow(settings, args.id, dep["total_stages"])
-    try:
-        with client(settings) as http:
-            response = http.get(f"/api/v1/deployments/{args.id}/logs", params={"follow": "0"})
-    except httpx.HTTPError as exc:
-        raise ClientError(f"cannot reach Capstan at {settings.url}: {exc}") from None
-    if response.is_error:
-        _json_or_raise(response)
-    sys.stdout.write(response.text)
-    return 0
-
-
-def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    dep = request(settings, "GET", f"/api/v1/deployments/{args.id}")
-    if args.json:
-        print(json.dumps(dep, indent=2))
-        return 0
-    print(f"deployment {dep['id']}  #{dep['seq']}  {dep['project']}  {dep['kind']}")
-    print(f"status:  {dep['status']}" + (f"  ({dep['error']})" if dep["error"] else ""))
-    print(f"ref:     {dep['ref'] or '-'}  commit {dep['commit'] or '-'}")
-    print(f"release: {dep['release'] or '-'}")
-    done = sum(1 for s in dep["stages"] if s["status"] == "succeeded")
-    print(f"stages:  {done}/{dep['total_stages']} succeeded")
-    for stage in dep["stages"]:
-        code = "" if stage["exit_code"] is None else f"  exit {stage['exit_code']}"
-        attempt = f"  attempt {stage['attempt']}" if stage["attempt"] else ""
-        print(f"  {stage['name']:<20} {stage['status']:<18}{attempt}{code}")
-    return 0 if dep["status"] in ("COMPLETED", "PENDING", "IN_PROGRESS") else 1
-
-
-def follow(settings: Settings, dep_id: str, total: int) -> int:
-    """Stream the log over SSE: lines to stdout, stage progress to stderr."""
-    names: list[str] = []
-    headers = {"Accept": "text/event-stream"}
-    last = ""
-    while True:
-        if last:
-            headers["Last-Event-ID"] = last
-        try:
-            with client(settings) as http:
-                timeout = httpx.Timeout(30.0, read=60.0)
-                url = f"/api/v1/deployments/{dep_id}/logs"
-                with http.stream("GET", url, headers=headers, timeout=timeout) as response:
-                    if response.is_error:
-                        response.read()
-                        _json_or_raise(response)
-                    for event, data, event_id in sse_events(response.iter_lines()):
-                        last = event_id or last
-                        if event == "log":
-                            print(data, flush=True)
-                        elif event == "stage":
-                            stage = json.loads(data)
-                            if stage["name"] not in names:
-                                names.append(stage["name"])
-                            step = f"[{names.index(stage['name']) + 1}/{total or '?'}]"
-                            print(
-                                f"{step} {stage['name']}: {stage['status']} "
-                                f"(attempt {stage['attempt']})",
-                                file=sys.stderr,
-                                flush=True,
-                            )
-                        elif event == "done":
-                            status = json.loads(data)["status"]
-                            print(f"deployment {dep_id}: {status}", file=sys.stderr)
-                            return 0 if status == "COMPLETED" else 1
-        except httpx.TransportError:
-            print("connection lost; resuming...", file=sys.stderr)
-
-
-def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, str]]:
-    """(event, data, id) for each Server-Sent Event; comments (pings) are skipped."""
-    event, event_id = "message", ""
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield event, "\n".join(data), event_id
-            event, data, event_id = "message", [], ""
-        elif line.startswith(":"):
-            continue
-        else:
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "event":
-                event = value
-            elif name == "data":
-                data.append(value)
-            elif name == "id":
-                event_id = value
 
 
 if __name__ == "__main__":
