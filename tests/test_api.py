@@ -187,3 +187,5 @@ async def test_openapi_lists_every_route(capstan: Capstan) -> None:
             if method != "HEAD":
                 operation = doc["paths"][route.path][method.lower()]
                 assert operation["summary"] and not operation["summary"].startswith("_")
+                if route.path.startswith("/api/v1/projects"):
+                    assert operation["security"] and operation["x-capstan-permission"]

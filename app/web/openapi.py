@@ -10,6 +10,10 @@ from starlette.routing import BaseRoute, Route
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 COMPONENTS: dict[str, Any] = {
+    "securitySchemes": {
+        "token": {"type": "http", "scheme": "bearer", "description": "an API token, cap_..."},
+        "session": {"type": "apiKey", "in": "cookie", "name": "capstan_session"},
+    },
     "schemas": {
         "Error": {
             "type": "object",
@@ -71,7 +75,7 @@ COMPONENTS: dict[str, Any] = {
                 "stages": {"type": "array", "items": {"type": "object"}},
             },
         },
-    }
+    },
 }
 
 REQUEST_BODIES = {
@@ -80,13 +84,20 @@ REQUEST_BODIES = {
 }
 
 
-def document(routes: list[BaseRoute]) -> dict[str, Any]:
+def document(routes: list[BaseRoute], permissions: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """The document; `permissions` names what each (method, path) needs (`public`,
+    `webhook`, or a permission that requires signing in)."""
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         if not isinstance(route, Route) or not route.include_in_schema:
             continue
         for method in sorted((route.methods or set()) - {"HEAD"}):
-            paths.setdefault(route.path, {})[method.lower()] = _operation(route, method)
+            operation = _operation(route, method)
+            needs = permissions.get((method, route.path), "public")
+            if needs not in ("public", "webhook"):
+                operation["security"] = [{"token": []}, {"session": []}]
+                operation["x-capstan-permission"] = needs
+            paths.setdefault(route.path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Capstan", "version": "1"},

@@ -20,7 +20,7 @@ def route(method: str, path: str, endpoint: Endpoint, permission: P) -> Route:
 
 async def openapi_document(request: Request) -> Response:
     """This OpenAPI document."""
-    return JSONResponse(openapi.document(ROUTES))
+    return JSONResponse(openapi.document(ROUTES, {k: v.value for k, v in PERMISSIONS.items()}))
 
 
 ROUTES: list[BaseRoute] = [
