@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import subprocess
 import sys
@@ -11,9 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Capstan, database_dump
+from conftest import Capstan, database_dump, running_capstan
 
 from app.domain.access import Permission
+from app.settings import Settings
 from app.web.routes import PERMISSIONS, ROUTES
 
 PASSWORD = "correct horse battery staple"
@@ -330,3 +332,12 @@ async def test_metrics_open_to_anyone_only_when_configured(capstan: Capstan, peo
     assert (await anonymous.get("/metrics")).status_code == 401
     assert (await anonymous.get("/healthz")).status_code == 200
     await anonymous.aclose()
+
+
+async def test_metrics_can_be_opened_to_anyone(settings: Settings) -> None:
+    async with running_capstan(dataclasses.replace(settings, metrics_public=True)) as capstan:
+        anonymous = httpx.AsyncClient(base_url=capstan.settings.url)
+        response = await anonymous.get("/metrics")
+        assert response.status_code == 200 and "capstan_deployments" in response.text
+        assert (await anonymous.get("/api/v1/queue")).status_code == 401
+        await anonymous.aclose()
