@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -23,6 +24,7 @@ import uvicorn
 from sse_starlette.sse import AppStatus
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
+from app.db import migrate
 from app.embedded import redis_executable
 from app.settings import Settings
 from app.web.app import create_app
@@ -34,7 +36,7 @@ async def database_dump(url: str) -> str:
     """Every value in every table, as text: what someone with a copy of the database sees."""
     if url.startswith("sqlite://"):
         return "\n".join(sqlite3.connect(url.removeprefix("sqlite://")).iterdump())
-    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    conn = await asyncpg.connect(_pg(url))
     try:
         tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         rows = [await conn.fetch(f'SELECT * FROM "{t["tablename"]}"') for t in tables]
@@ -98,18 +100,50 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+def _pg(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Databases migrated once per session; each test starts from a copy of one."""
+    sqlite = tmp_path_factory.mktemp("template") / "capstan.sqlite3"
+    asyncio.run(migrate(Settings(database_url=f"sqlite://{sqlite}")))
+    made = {"sqlite": str(sqlite)}
+    if PG_URL:
+        name = f"capstan_template_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+        EXECUTOR_CACHE.clear()
+        asyncio.run(migrate(Settings(database_url=f"{PG_URL.rpartition('/')[0]}/{name}")))
+        made["postgres"] = name
+    yield made
+    if PG_URL:
+        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{made["postgres"]}" WITH (FORCE)'))
+
+
+async def _pg_execute(sql: str) -> None:
+    admin = await asyncpg.connect(_pg(PG_URL))
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"] if PG_URL else ["sqlite"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh empty database: a SQLite file, and a new PostgreSQL database too when
-    CAPSTAN_TEST_DATABASE_URL is set (every test that uses a database runs on both)."""
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, templates: dict[str, str]
+) -> AsyncIterator[str]:
+    """A fresh database at the migrations' head: a SQLite file, and a new PostgreSQL database
+    too when CAPSTAN_TEST_DATABASE_URL is set (every test that uses a database runs on both)."""
     # Tortoise caches SQL per connection name, not per dialect: forget the last test's.
     EXECUTOR_CACHE.clear()
     if request.param == "sqlite":
+        shutil.copyfile(templates["sqlite"], tmp_path / "capstan.sqlite3")
         yield f"sqlite://{tmp_path / 'capstan.sqlite3'}"
         return
     name = f"capstan_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    admin = await asyncpg.connect(_pg(PG_URL))
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgres"]}"')
     base, _, _ = PG_URL.rpartition("/")
     yield f"{base}/{name}"
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
