@@ -78,7 +78,7 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     async def create() -> None:
         username = auth.check_username(args.username)
         role = auth.check_role(args.role)
-        password_hash = auth.hash_password(read_password(), username)
+        password_hash = await auth.hash_password(read_password(), username)
         await User.create(username=username, password_hash=password_hash, role=role)
         await audit.record(audit.Actor("cli", "system"), "user.create", target=username,
                            details={"role": role})  # fmt: skip
@@ -102,7 +102,7 @@ def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
 
     async def passwd() -> None:
         user = await _user(args.username)
-        user.password_hash = auth.hash_password(read_password(), user.username)
+        user.password_hash = await auth.hash_password(read_password(), user.username)
         await user.save()
         await auth.end_sessions(user.id)
         await audit.record(audit.Actor("cli", "system"), "user.update", target=user.username,

@@ -6,6 +6,7 @@ of 256 random bits, passwords as argon2id hashes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -56,21 +57,23 @@ def check_role(role: object) -> str:
     return str(role)
 
 
-def hash_password(password: object, username: str = "") -> str:
-    """The argon2id hash of an acceptable password (8 to 1024 characters, not a common one)."""
+async def hash_password(password: object, username: str = "") -> str:
+    """The argon2id hash of an acceptable password (8 to 1024 characters, not a common one),
+    computed in a thread: a 0.1 s hash must not stall the event loop."""
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise Invalid(
             f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
         )
     if password.lower() in COMMON or password.lower() == username.lower():
         raise Invalid("this password is too common; choose another", field="password")
-    return HASHER.hash(password)
+    return await asyncio.to_thread(HASHER.hash, password)
 
 
-def verify_password(user: User | None, password: str) -> bool:
-    """Constant work whether or not the user exists."""
+async def verify_password(user: User | None, password: str) -> bool:
+    """Constant work whether or not the user exists; in a thread, like hashing."""
+    stored = user.password_hash if user else _DUMMY
     try:
-        return HASHER.verify(user.password_hash if user else _DUMMY, password) and user is not None
+        return await asyncio.to_thread(HASHER.verify, stored, password) and user is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -175,7 +178,8 @@ async def ensure_admin(data_dir: Path) -> str | None:
     if await User.exists():
         return None
     password = secrets.token_urlsafe(18)
-    await User.create(username="admin", password_hash=HASHER.hash(password), role="admin")
+    password_hash = await asyncio.to_thread(HASHER.hash, password)
+    await User.create(username="admin", password_hash=password_hash, role="admin")
     path = data_dir / "initial-admin-password"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -24,8 +24,10 @@ import uvicorn
 from sse_starlette.sse import AppStatus
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
+from app.auth import create_token
 from app.db import migrate
 from app.embedded import redis_executable
+from app.models import User
 from app.settings import Settings
 from app.web.app import create_app
 
@@ -251,7 +253,9 @@ async def running_capstan(settings: Settings) -> AsyncIterator[Capstan]:
         await asyncio.sleep(0.02)
     try:
         async with httpx.AsyncClient(base_url=settings.url, timeout=30) as http:
-            await sign_in_as_admin(http, settings.data_dir)
+            admin = await User.get(username="admin")
+            _, token = await create_token(admin, "tests", None)
+            http.headers["Authorization"] = f"Bearer {token}"
             yield Capstan(settings, http)
     finally:
         server.should_exit = True

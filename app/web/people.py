@@ -70,7 +70,7 @@ async def login(request: Request) -> Response:
         raise Throttled("too many failed sign-ins; try again later",
                         headers={"Retry-After": str(wait)})  # fmt: skip
     user = await User.get_or_none(username=username)
-    if not auth.verify_password(user, password) or user is None or user.disabled:
+    if not await auth.verify_password(user, password) or user is None or user.disabled:
         await throttle.failed(username, client)
         await audit.record(actor, "login.failed")
         raise Unauthenticated("wrong username or password")
@@ -122,7 +122,7 @@ async def create_user(request: Request) -> Response:
     body = await json_body(request)
     username = auth.check_username(body.get("username"))
     role = auth.check_role(body.get("role", "developer"))
-    password_hash = auth.hash_password(body.get("password"), username)
+    password_hash = await auth.hash_password(body.get("password"), username)
     try:
         user = await User.create(username=username, password_hash=password_hash, role=role)
     except IntegrityError:
@@ -152,7 +152,7 @@ async def update_user(request: Request) -> Response:
             raise Invalid("disabled must be true or false", field="disabled")
         user.disabled = body["disabled"]
     if "password" in body:
-        user.password_hash = auth.hash_password(body["password"], user.username)
+        user.password_hash = await auth.hash_password(body["password"], user.username)
     if before["role"] == "admin" and (user.role != "admin" or user.disabled):
         await _keep_an_admin(user)
     await user.save()
