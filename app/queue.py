@@ -18,7 +18,6 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
-from app.domain.vault import Vault
 from app.engine.runner import Engine, advance
 from app.models import Deployment
 from app.reporting import post_status
@@ -104,13 +103,13 @@ class JobQueue:
             return False
         return True
 
-    def worker(self, engine: Engine, vault: Vault, concurrency: int) -> CapstanWorker:
+    def worker(self, engine: Engine, concurrency: int) -> CapstanWorker:
         async def advance_job(ctx: Context, *, deployment_id: str) -> None:
             job = ctx.get("job")
             await advance(engine, deployment_id, touch=job.update if job else None)
 
         async def report_job(ctx: Context, *, deployment_id: str) -> str | None:
-            return await post_status(engine.settings, vault, deployment_id)
+            return await post_status(engine.settings, engine.vault, deployment_id)
 
         return CapstanWorker(
             self.queue,

@@ -80,7 +80,7 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
     saq_worker: CapstanWorker | None = None
     worker_task = None
     if worker:
-        saq_worker = jobs.worker(engine, vault, settings.worker_concurrency)
+        saq_worker = jobs.worker(engine, settings.worker_concurrency)
         worker_task = asyncio.create_task(saq_worker.start(), name="capstan-worker")
         tasks.append(asyncio.create_task(reconciler.run_forever(engine), name="reconciler"))
     try:
