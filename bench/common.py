@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -22,10 +22,26 @@ class Server:
     url: str
     proc: subprocess.Popen[bytes]
     data_dir: Path
+    headers: dict[str, str] = field(default_factory=dict)
 
     def redis_pid(self) -> int | None:
         pidfile = self.data_dir / "redis.pid"
         return int(pidfile.read_text()) if pidfile.exists() else None
+
+
+def admin_headers(server: Server) -> dict[str, str]:
+    """Sign in as the first admin and return headers carrying a new API token."""
+    password = (server.data_dir / "initial-admin-password").read_text().strip()
+    with httpx.Client(base_url=server.url) as http:
+        login = http.post("/login", json={"username": "admin", "password": password})
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        token = http.post("/api/v1/tokens", json={"name": "bench"}, headers=csrf).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api(server: Server, timeout: float = 120) -> httpx.Client:
+    """A client of the server's API, signed in as the admin."""
+    return httpx.Client(base_url=server.url, headers=server.headers, timeout=timeout)
 
 
 def free_port() -> int:
@@ -63,6 +79,7 @@ def capstan_server(**env: str) -> Iterator[Server]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit((Path(tmp) / "serve.log").read_text())
                 time.sleep(0.1)
+            server.headers = admin_headers(server)
             yield server
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -12,10 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).parent))
-from common import capstan_server, percentile
+from common import api, capstan_server, percentile
 
 COUNT = 200
 STAGE = "date +%s.%N > ../../started"
@@ -31,7 +29,10 @@ def baseline(runs: int = 50) -> list[float]:
 
 
 def main() -> None:
-    with capstan_server() as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with (
+        capstan_server() as server,
+        api(server, 30) as http,
+    ):
         stages = [{"name": "start", "run": STAGE}]
         http.post("/api/v1/projects", json={"name": "bench", "stages": stages}).raise_for_status()
         started = server.data_dir / "projects" / "bench" / "started"

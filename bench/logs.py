@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import capstan_server
+from common import api, capstan_server
 
 LINES = 1_000_000
 SCRIPT = f"seq 1 {LINES}"
@@ -47,7 +47,10 @@ def follow(http: httpx.Client, project: str) -> tuple[float, int]:
 
 
 def main() -> None:
-    with capstan_server() as server, httpx.Client(base_url=server.url, timeout=120) as http:
+    with (
+        capstan_server() as server,
+        api(server, 120) as http,
+    ):
         stages = [{"name": "flood", "run": SCRIPT}]
         http.post("/api/v1/projects", json={"name": "bench", "stages": stages}).raise_for_status()
         elapsed, events = follow(http, "bench")

@@ -10,17 +10,18 @@ import secrets
 import sys
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).parent))
-from common import capstan_server
+from common import api, capstan_server
 from logs import LINES, SCRIPT, follow
 
 SECRETS = 50
 
 
 def main() -> None:
-    with capstan_server() as server, httpx.Client(base_url=server.url, timeout=120) as http:
+    with (
+        capstan_server() as server,
+        api(server, 120) as http,
+    ):
         stages = [{"name": "flood", "run": SCRIPT}]
         for name in ("plain", "masked"):
             http.post("/api/v1/projects", json={"name": name, "stages": stages}).raise_for_status()

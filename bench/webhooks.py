@@ -43,9 +43,9 @@ async def timed(http: httpx.AsyncClient, method: str, url: str, **kwargs: object
     return time.perf_counter() - began
 
 
-async def run(url: str, data_dir: Path) -> None:
+async def run(url: str, data_dir: Path, headers: dict[str, str]) -> None:
     async with httpx.AsyncClient(
-        base_url=url, timeout=60, limits=httpx.Limits(max_connections=200)
+        base_url=url, headers=headers, timeout=60, limits=httpx.Limits(max_connections=200)
     ) as http:
         secrets = []
         for n in range(PROJECTS):
@@ -96,7 +96,7 @@ async def run(url: str, data_dir: Path) -> None:
 
 def main() -> None:
     with capstan_server() as server:
-        asyncio.run(run(server.url, server.data_dir))
+        asyncio.run(run(server.url, server.data_dir, server.headers))
 
 
 if __name__ == "__main__":
