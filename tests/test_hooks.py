@@ -99,6 +99,10 @@ async def test_github_push_deploys_that_exact_commit(capstan: Capstan, repo: Rep
     dep = await capstan.wait_for(response.json()["deployment"], "COMPLETED")
     assert dep["commit"] == pushed and dep["ref"] == "main"
     assert dep["trigger"] == {"type": "webhook", "by": "Codertocat", "delivery": "abc"}
+    audited = await capstan.http.get("/api/v1/audit?action=deployment.trigger")
+    event = audited.json()["events"][0]
+    assert event["actor"] == "webhook:abc" and event["actor_type"] == "webhook"
+    assert event["target"] == dep["id"]
     release = capstan.settings.projects_dir / "web" / dep["release"]
     assert (release / "app.txt").read_text() == "v2\n"
 

@@ -14,6 +14,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app import audit
 from app.domain.status import Kind, TriggerType
 from app.engine.actions import NewDeployment, Submitted, announce, insert, lock_project, submit
 from app.engine.runner import Engine
@@ -30,8 +31,10 @@ class Answer:
     body: dict[str, Any]
 
 
-async def receive(engine: Engine, project: Project, push: Push, size: int) -> Answer:
-    """Act on a verified delivery and record what happened."""
+async def receive(
+    engine: Engine, project: Project, push: Push, size: int, client: str | None = None
+) -> Answer:
+    """Act on a verified delivery and record what happened (and audit what it started)."""
     submitted: Submitted | None = None
     try:
         async with in_transaction():
@@ -46,6 +49,12 @@ async def receive(engine: Engine, project: Project, push: Push, size: int) -> An
                 await Project.filter(id=project.id).update(source=source)
             answer, submitted = await _act(engine, project, push, source)
             await _record(project, push, size, answer, submitted, replace=False)
+            if submitted is not None:
+                actor = audit.Actor(f"webhook:{push.delivery_id}", "webhook", client=client)
+                details = {"provider": push.provider, "commit": push.commit}
+                target = str(submitted.deployment.id)
+                await audit.record(actor, "deployment.trigger", project=project.name,
+                                   target=target, details=details)  # fmt: skip
     except IntegrityError:
         previous = await _previous(project, push)
         return _duplicate(previous) if previous else Answer(200, {"duplicate": True})

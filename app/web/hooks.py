@@ -54,14 +54,8 @@ async def _receive(request: Request, provider: Provider) -> Response:
         push = provider.parse(request.headers, body)
     except BadPayload as exc:
         raise BadRequest(str(exc), code="bad_payload") from None
-    answer = await deliveries.receive(runtime(request).engine, project, push, len(body))
-    if "deployment" in answer.body:
-        webhook = audit.Actor(
-            f"webhook:{push.delivery_id}", "webhook", client=client_address(request)
-        )
-        await audit.record(webhook, "deployment.trigger", project=project.name,
-                           target=answer.body["deployment"],
-                           details={"provider": push.provider, "commit": push.commit})  # fmt: skip
+    engine = runtime(request).engine
+    answer = await deliveries.receive(engine, project, push, len(body), client_address(request))
     return JSONResponse(answer.body, status_code=answer.status)
 
 
