@@ -71,11 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=True,
     )
     parser.format_help = lambda: DESCRIPTION  # type: ignore[method-assign]
-    sub = parser.add_subparsers(title="commands", metavar="<command>")
+    sub = parser.add_subparsers(title="commands", metavar="<command>", prog="capstan")
 
     serve = sub.add_parser(
         "serve",
-        prog="capstan serve",
         help="start Capstan",
         description="Start Capstan: HTTP API, log streams and an in-process worker. "
         "Without CAPSTAN_DATABASE_URL and CAPSTAN_REDIS_URL it keeps SQLite and a bundled "
@@ -88,7 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser(
         "worker",
-        prog="capstan worker",
         help="run deployments only",
         description="Run deployments without serving HTTP. Start any number of workers "
         "against one PostgreSQL database and one Redis to scale out.",
@@ -97,7 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser(
         "migrate",
-        prog="capstan migrate",
         help="apply migrations",
         description="Apply pending database migrations.",
     )
@@ -105,21 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     secrets = sub.add_parser(
         "secrets",
-        prog="capstan secrets",
         help="check secrets or rotate the master key",
         description="Maintain the encrypted values in the database.",
     )
     secrets_sub = secrets.add_subparsers(title="commands", metavar="<command>")
     check = secrets_sub.add_parser(
         "check",
-        prog="capstan secrets check",
         help="decrypt every stored value and report",
         description="Decrypt every stored value with the configured keys; exit 1 if any fails.",
     )
     check.set_defaults(func=admin.cmd_secrets_check)
     rotate = secrets_sub.add_parser(
         "rotate-key",
-        prog="capstan secrets rotate-key",
         help="re-encrypt everything under a new master key",
         description="Re-encrypt every stored value under a new master key, read from FILE or "
         "standard input (never the command line), in one transaction, while servers run. "
@@ -134,30 +128,30 @@ def build_parser() -> argparse.ArgumentParser:
     secrets.set_defaults(func=lambda args, settings: _usage(secrets))
 
     user = sub.add_parser(
-        "user", prog="capstan user", help="create users, set passwords",
+        "user", help="create users, set passwords",
         description="Manage users directly in the database (passwords from a prompt or stdin).",
     )  # fmt: skip
     user_sub = user.add_subparsers(title="commands", metavar="<command>")
     create = user_sub.add_parser(
-        "create", prog="capstan user create", help="create a user",
+        "create", help="create a user",
         description="Create USERNAME with ROLE; the password is asked for, or read from stdin.",
     )  # fmt: skip
     create.add_argument("username", metavar="USERNAME")
     create.add_argument("--role", default="developer", help="admin, manager, developer, viewer")
     create.set_defaults(func=admin.cmd_user_create)
     passwd = user_sub.add_parser(
-        "passwd", prog="capstan user passwd", help="set a user's password",
+        "passwd", help="set a user's password",
         description="Set USERNAME's password (asked for, or read from stdin); signs them out.",
     )  # fmt: skip
     passwd.add_argument("username", metavar="USERNAME")
     passwd.set_defaults(func=admin.cmd_user_passwd)
     user.set_defaults(func=lambda args, settings: _usage(user))
 
-    token = sub.add_parser("token", prog="capstan token", help="create an API token",
+    token = sub.add_parser("token", help="create an API token",
                            description="Manage API tokens directly in the database.")  # fmt: skip
     token_sub = token.add_subparsers(title="commands", metavar="<command>")
     token_create = token_sub.add_parser(
-        "create", prog="capstan token create", help="create a token for a user",
+        "create", help="create a token for a user",
         description="Create an API token for USERNAME and print it (shown this once).",
     )  # fmt: skip
     token_create.add_argument("username", metavar="USERNAME")
@@ -166,11 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.set_defaults(func=admin.cmd_token_create)
     token.set_defaults(func=lambda args, settings: _usage(token))
 
-    audit_cmd = sub.add_parser("audit", prog="capstan audit", help="verify the audit trail",
+    audit_cmd = sub.add_parser("audit", help="verify the audit trail",
                                description="Work with the audit trail.")  # fmt: skip
     audit_sub = audit_cmd.add_subparsers(title="commands", metavar="<command>")
     verify = audit_sub.add_parser(
-        "verify", prog="capstan audit verify", help="check the hash chain",
+        "verify", help="check the hash chain",
         description="Recompute the audit trail's hash chain; name the first broken event.",
     )  # fmt: skip
     verify.set_defaults(func=admin.cmd_audit_verify)
@@ -178,7 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     deploy = sub.add_parser(
         "deploy",
-        prog="capstan deploy",
         help="trigger a deployment",
         description="Trigger a deployment of PROJECT and print its id; with --follow, "
         "stream its log and exit 0 only if it completes.",
@@ -191,7 +184,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs = sub.add_parser(
         "logs",
-        prog="capstan logs",
         help="print a deployment's log",
         description="Print the log of deployment ID; with --follow, keep printing until it ends.",
     )
@@ -201,7 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser(
         "status",
-        prog="capstan status",
         help="show a deployment",
         description="Show deployment ID and its stages.",
     )

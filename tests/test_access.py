@@ -40,6 +40,7 @@ TABLE: dict[Permission, dict[str, str]] = {
     Permission.USERS_WRITE: dict.fromkeys(PEOPLE, "no"),
     Permission.AUDIT_READ: dict.fromkeys(PEOPLE, "no") | {"manager": "yes", "dev-owner": "yes"},
     Permission.ADMIN: dict.fromkeys(PEOPLE, "no"),
+    Permission.METRICS: dict.fromkeys(PEOPLE, "no"),
     Permission.SIGNED_IN: dict.fromkeys(PEOPLE, "yes"),
 }  # fmt: skip
 # Requests that pass the guard but change nothing (a refused body, a missing object).

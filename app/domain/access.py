@@ -26,7 +26,8 @@ class Permission(enum.StrEnum):
     USERS_READ = "users_read"
     USERS_WRITE = "users_write"
     AUDIT_READ = "audit_read"
-    ADMIN = "admin"  # queue UI, metrics
+    ADMIN = "admin"  # the queue
+    METRICS = "metrics"  # admins, or anyone with CAPSTAN_METRICS_PUBLIC=1
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def allows(caller: Caller, permission: Permission, *, members_can_approve: bool 
             )
         case Permission.USERS_READ:
             return privileged
-        case Permission.USERS_WRITE | Permission.ADMIN:
+        case Permission.USERS_WRITE | Permission.ADMIN | Permission.METRICS:
             return role == "admin"
         case Permission.AUDIT_READ:
             return privileged or role == "developer"

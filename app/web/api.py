@@ -15,10 +15,11 @@ from app import audit
 from app.domain.pipeline import validate_project
 from app.domain.status import Status, TriggerType
 from app.engine import actions
-from app.errors import BadRequest, Conflict, Invalid, NotFound, TooLarge
+from app.errors import BadRequest, Conflict, Invalid, TooLarge
 from app.models import Deployment, Membership, Project
 from app.runtime import Runtime
 from app.web.guard import Forbidden, actor_of
+from app.web.lookup import find_deployment, find_project
 from app.web.schemas import deployment_json, project_json
 
 MAX_BODY = 1024 * 1024
@@ -58,25 +59,6 @@ def trigger_of(request: Request) -> dict[str, Any]:
     agent = request.headers.get("user-agent", "")
     kind = TriggerType.CLI if agent.startswith("capstan-cli/") else TriggerType.API
     return {"type": kind.value, "by": actor(request)}
-
-
-async def find_project(request: Request) -> Project:
-    name = request.path_params["project"]
-    project = await Project.get_or_none(name=name)
-    if project is None:
-        raise NotFound(f"no project {name!r}", code="project_not_found")
-    return project
-
-
-async def find_deployment(request: Request) -> tuple[Deployment, Project]:
-    try:
-        dep_id = uuid.UUID(request.path_params["deployment"])
-    except ValueError:
-        raise NotFound("no such deployment", code="deployment_not_found") from None
-    dep = await Deployment.get_or_none(id=dep_id).prefetch_related("project")
-    if dep is None:
-        raise NotFound("no such deployment", code="deployment_not_found")
-    return dep, dep.project
 
 
 # Projects

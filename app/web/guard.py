@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -20,7 +19,8 @@ from starlette.responses import Response
 from app import audit, auth
 from app.domain.access import Caller, Permission, allows, sees_project
 from app.errors import AppError, NotFound
-from app.models import ApiToken, Deployment, Membership, Project, User
+from app.models import ApiToken, Membership, Project, User
+from app.web.lookup import project_of
 
 SESSION_COOKIE = "capstan_session"
 SECURE_COOKIE = "__Host-capstan_session"
@@ -77,26 +77,6 @@ async def identify(request: Request) -> Identity | None:
     return None
 
 
-async def project_of(request: Request) -> Project | None:
-    """The project a request is about, from its path; None when it names none."""
-    params = request.path_params
-    if "project" in params:
-        project = await Project.get_or_none(name=params["project"])
-        if project is None:
-            raise NotFound(f"no project {params['project']!r}", code="project_not_found")
-        return project
-    if "deployment" in params:
-        try:
-            dep_id = uuid.UUID(params["deployment"])
-        except ValueError:
-            raise NotFound("no such deployment", code="deployment_not_found") from None
-        dep = await Deployment.get_or_none(id=dep_id).prefetch_related("project")
-        if dep is None:
-            raise NotFound("no such deployment", code="deployment_not_found")
-        return dep.project
-    return None
-
-
 async def caller_for(user: User, project: Project | None) -> Caller:
     role = None
     if project is not None:
@@ -148,16 +128,12 @@ def guarded(endpoint: Endpoint, permission: Permission) -> Endpoint:
 
     @functools.wraps(endpoint)
     async def wrapper(request: Request) -> Response:
-        if permission is Permission.ADMIN and _metrics_public(request, endpoint):
-            return await endpoint(request)
-        await check(request, permission)
+        public_metrics = request.state.runtime.settings.metrics_public
+        if not (permission is Permission.METRICS and public_metrics):
+            await check(request, permission)
         return await endpoint(request)
 
     return wrapper
-
-
-def _metrics_public(request: Request, endpoint: Endpoint) -> bool:
-    return bool(endpoint.__name__ == "metrics" and request.state.runtime.settings.metrics_public)
 
 
 def actor_of(request: Request) -> audit.Actor:

@@ -14,8 +14,9 @@ from app.errors import AppError, BadRequest, NotFound, TooLarge
 from app.hooks.providers import PROVIDERS, Provider
 from app.hooks.push import BadPayload
 from app.models import Delivery
-from app.web.api import actor, find_project, int_param, runtime
+from app.web.api import actor, int_param, runtime
 from app.web.guard import actor_of, client_address
+from app.web.lookup import find_project
 from app.web.schemas import delivery_json, deployment_json
 
 MAX_HOOK_BODY = 25 * 1024 * 1024

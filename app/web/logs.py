@@ -14,8 +14,9 @@ from app.domain.access import Permission
 from app.domain.logs import LogBatch, stage_marker
 from app.engine.logread import follow
 from app.errors import AppError, BadRequest
-from app.web.api import find_deployment, runtime
+from app.web.api import runtime
 from app.web.guard import check
+from app.web.lookup import find_deployment
 
 PING_SECONDS = 15
 RECHECK_SECONDS = 5

@@ -14,7 +14,7 @@ from app import audit, auth
 from app.domain.access import PROJECT_ROLES
 from app.errors import Conflict, Invalid, NotFound, Throttled
 from app.models import ApiToken, AuditEvent, Membership, Project, User
-from app.web.api import find_project, int_param, json_body
+from app.web.api import int_param, json_body
 from app.web.guard import (
     SECURE_COOKIE,
     SESSION_COOKIE,
@@ -25,6 +25,7 @@ from app.web.guard import (
     client_address,
     session_cookie,
 )
+from app.web.lookup import find_project
 from app.web.schemas import rfc3339
 
 MAX_TOKEN_DAYS = 3650

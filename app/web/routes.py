@@ -64,5 +64,5 @@ ROUTES: list[BaseRoute] = [
     route("GET", "/api/v1/openapi.json", openapi_document, P.PUBLIC),
     route("GET", "/healthz", ops.healthz, P.PUBLIC),
     route("GET", "/readyz", ops.readyz, P.PUBLIC),
-    route("GET", "/metrics", ops.metrics, P.ADMIN),
+    route("GET", "/metrics", ops.metrics, P.METRICS),
 ]  # fmt: skip

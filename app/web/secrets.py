@@ -10,8 +10,9 @@ from starlette.responses import JSONResponse, Response
 from app import audit, secretstore
 from app.errors import Invalid, NotFound
 from app.models import Secret
-from app.web.api import actor, find_project, json_body, runtime
+from app.web.api import actor, json_body, runtime
 from app.web.guard import actor_of
+from app.web.lookup import find_project
 from app.web.schemas import rfc3339
 
 SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")

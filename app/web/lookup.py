@@ -1,0 +1,50 @@
+"""The project or deployment a request's path names, looked up once per request.
+
+The guard needs it to decide access and the handler needs it to act; both ask here, and the
+second ask is answered from `request.state`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+
+from app.errors import NotFound
+from app.models import Deployment, Project
+
+
+async def find_project(request: Request) -> Project:
+    cached: Project | None = getattr(request.state, "project", None)
+    if cached is not None:
+        return cached
+    name = request.path_params["project"]
+    project = await Project.get_or_none(name=name)
+    if project is None:
+        raise NotFound(f"no project {name!r}", code="project_not_found")
+    request.state.project = project
+    return project
+
+
+async def find_deployment(request: Request) -> tuple[Deployment, Project]:
+    cached: Deployment | None = getattr(request.state, "deployment", None)
+    if cached is not None:
+        return cached, cached.project
+    try:
+        dep_id = uuid.UUID(request.path_params["deployment"])
+    except ValueError:
+        raise NotFound("no such deployment", code="deployment_not_found") from None
+    dep = await Deployment.get_or_none(id=dep_id).prefetch_related("project")
+    if dep is None:
+        raise NotFound("no such deployment", code="deployment_not_found")
+    request.state.deployment = dep
+    return dep, dep.project
+
+
+async def project_of(request: Request) -> Project | None:
+    """The project the path names, directly or through a deployment; None when none."""
+    if "project" in request.path_params:
+        return await find_project(request)
+    if "deployment" in request.path_params:
+        return (await find_deployment(request))[1]
+    return None
