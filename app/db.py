@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from aerich import Command
+from tortoise.backends.base.config_generator import expand_db_url
 
 from app.settings import Settings
 
@@ -15,11 +16,13 @@ MODELS = ["app.models", "aerich.models"]
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:
+    """Tortoise's configuration, with the clients of `app.dbclient` for either dialect."""
     url = settings.database
     if settings.dialect == "sqlite":
-        url += "?busy_timeout=10000&synchronous=NORMAL"
+        url += "?busy_timeout=5000&synchronous=NORMAL"
+    connection = expand_db_url(url) | {"engine": "app.dbclient"}
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {"models": {"models": MODELS, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",

@@ -339,11 +339,18 @@ def repo(tmp_path: Path) -> Repo:
 ONE_DATABASE = {"test_cli.py", "test_processes.py", "test_statuses.py"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: the test is about SQLite itself")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     keep = [
         item
         for item in items
-        if not (item.path.name in ONE_DATABASE and "[postgres]" in item.nodeid)
+        if not (
+            (item.path.name in ONE_DATABASE or item.get_closest_marker("sqlite_only"))
+            and "[postgres]" in item.nodeid
+        )
     ]
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])

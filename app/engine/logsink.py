@@ -4,6 +4,10 @@ Secret values are masked before anything is stored or published. Output is buffe
 written as one `LogChunk` per flush (every 100 ms or 256 KiB), so a stage printing a million
 lines becomes a few hundred rows. Past `max_bytes` the log is cut with a marker line while the
 stage keeps running.
+
+Flushes come from the timer and from the runner, one at a time. Storing a batch and moving the
+cursor past it happen together even when the flushing task is cancelled (`settled`), so the
+next flush never reuses a stored cursor.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 
+from app.dbclient import settled
 from app.domain.logs import LineSplitter, LogBatch, utf8_decoder
 from app.domain.masker import Masker
 
@@ -30,6 +35,7 @@ class LogSink:
         stored_bytes: int,
         max_bytes: int,
         store: Store,
+        publish: Store,
         masker: Masker,
     ) -> None:
         self._cursor = last_cursor
@@ -37,6 +43,7 @@ class LogSink:
         self._max_bytes = max_bytes
         self._truncated = stored_bytes >= max_bytes
         self._store = store
+        self._publish = publish
         self._lines: list[str] = []
         self._buffered = 0
         self._decoder = utf8_decoder()
@@ -76,8 +83,7 @@ class LogSink:
         event = json.dumps({"name": name, "status": status, "attempt": attempt})
         async with self._lock:
             await self._flush_lines()
-            await self._store(LogBatch("stage", self._cursor + 1, self._cursor + 1, event))
-            self._cursor += 1
+            await self._commit(LogBatch("stage", self._cursor + 1, self._cursor + 1, event), 0)
 
     async def flush(self) -> None:
         async with self._lock:
@@ -105,9 +111,17 @@ class LogSink:
         lines, size = self._lines, self._buffered
         self._lines, self._buffered = [], 0
         first = self._cursor + 1
-        await self._store(LogBatch("lines", first, first + len(lines) - 1, "\n".join(lines)))
-        self._cursor += len(lines)
-        self._bytes += size
+        await self._commit(LogBatch("lines", first, first + len(lines) - 1, "\n".join(lines)), size)
+
+    async def _commit(self, batch: LogBatch, size: int) -> None:
+        """Store `batch` and move past it, as one step no cancellation splits; then publish."""
+
+        async def store() -> None:
+            await self._store(batch)
+            self._cursor, self._bytes = batch.last, self._bytes + size
+
+        await settled(store())
+        await self._publish(batch)
 
     async def _tick(self) -> None:
         """Flush on a timer; a failed store ends the ticker (the runner sees it on its own)."""

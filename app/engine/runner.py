@@ -22,12 +22,13 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app import secretstore
+from app.dbclient import settled
 from app.domain.logs import LogBatch
 from app.domain.masker import Masker
 from app.domain.pipeline import StageSpec, backoff
 from app.domain.status import TERMINAL, Kind, StageStatus, Status
 from app.domain.vault import Vault, VaultError
-from app.engine import process, releases, store
+from app.engine import process, pushes, releases, store
 from app.engine.logsink import LogSink
 from app.engine.store import LeaseLost, now, stamp
 from app.logbus import done_batch, publish
@@ -115,6 +116,7 @@ class Runner:
             stored_bytes=size,
             max_bytes=self.settings.max_log_bytes,
             store=self._store_log,
+            publish=self._publish_log,
             masker=self.masker,
         )
         task = asyncio.current_task()
@@ -128,13 +130,13 @@ class Runner:
         except Parked:
             pass
         except Failed as exc:
-            await self._finish(Status.FAILED, str(exc))
+            await settled(self._finish(Status.FAILED, str(exc)))
         except LeaseLost:
             self.lost = True
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             # A bug or a broken release dir must end the run, not re-run it forever.
             log.exception("deployment failed unexpectedly", extra={"deployment": str(self.dep.id)})
-            await self._finish(Status.FAILED, f"internal error: {exc}")
+            await settled(self._finish(Status.FAILED, f"internal error: {exc}"))
         except asyncio.CancelledError:
             if not self.lost:
                 await self._step_away()
@@ -155,18 +157,33 @@ class Runner:
         await self._complete(project)
 
     async def _prepare_release(self, project: Project) -> Path:
+        """Export the commit into the release directory. A webhook push is first checked in
+        the fetched mirror (`pushes`); a stale one ends CANCELLED. A directory never made
+        leaves the deployment without a `release`."""
         dep = self.dep
         assert dep.release is not None
         if not (self.project_dir / dep.release).is_dir():
             if dep.commit:
                 await self.sink.say(f"checking out {dep.commit} into {dep.release}")
             source = releases.Source(project.repo_url, dep.commit, self.settings.base_env)
+            vet = await pushes.vet(dep, project)
             try:
-                await releases.prepare(self.project_dir, source, dep.release, self.sink.write)
+                await releases.prepare(self.project_dir, source, dep.release, self.sink.write, vet)
+            except pushes.Stale as exc:
+                await self._skip(str(exc))
+                raise Parked from None  # it has ended: `run` only frees its slot
             except releases.GitError as exc:
                 await self.sink.say(f"checkout failed: {exc}")
+                await self._save(release=None)
                 raise Failed(f"checkout failed: {exc}") from None
         return self.project_dir / dep.release
+
+    async def _skip(self, reason: str) -> None:
+        """A stale webhook push: no release, stages skipped, CANCELLED, its delivery ignored."""
+        await self.sink.say(reason)
+        await self._save(release=None)
+        await pushes.ignore_delivery(self.dep, reason)
+        await self._finish(Status.CANCELLED, reason)
 
     async def _stage(self, index: int, release_dir: Path) -> None:
         spec, state = self.specs[index], self.stages[index]
@@ -265,7 +282,7 @@ class Runner:
         releases.activate(self.project_dir, dep.release)
         await self.sink.flush()
         async with self.write_lock:
-            await store.complete(dep)
+            await settled(store.complete(dep))
         self.engine.metrics.finished.labels(Status.COMPLETED.value).inc()
         await self.engine.report(dep)
         removed = releases.prune(self.project_dir, project.keep_releases, {dep.release})
@@ -323,6 +340,8 @@ class Runner:
     async def _store_log(self, batch: LogBatch) -> None:
         async with self.write_lock:
             await store.append_log(self.dep, batch, self.settings.lease_seconds)
+
+    async def _publish_log(self, batch: LogBatch) -> None:
         await publish(self.engine.redis, str(self.dep.id), batch)
 
     async def _heartbeat(self, main: asyncio.Task[None]) -> None:

@@ -11,8 +11,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from tortoise.exceptions import DBConnectionError, OperationalError
 
-from app.errors import AppError
+from app.dbclient import DatabaseBusy
+from app.errors import AppError, Unavailable
 from app.runtime import running
 from app.settings import Settings
 from app.web.routes import ROUTES
@@ -34,6 +36,8 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
         exception_handlers={
             AppError: app_error,
             HTTPException: http_error,
+            OperationalError: database_error,
+            DBConnectionError: database_error,
             Exception: server_error,
         },
     )
@@ -49,6 +53,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     code = HTTP_CODES.get(exc.status_code, "http_error")
     body = {"error": {"code": code, "message": exc.detail}}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """A database that does not answer in time is a 503; any other database error is a bug."""
+    if not isinstance(exc, DBConnectionError | DatabaseBusy) and "database is locked" not in str(
+        exc
+    ):
+        return await server_error(request, exc)
+    log.warning("database unavailable", extra={"path": request.url.path, "error": str(exc)})
+    return await app_error(request, Unavailable(str(exc), code="database_unavailable"))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
