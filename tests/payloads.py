@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from typing import Any
+from urllib.parse import quote_plus
 
 ZERO = "0" * 40
 
@@ -55,6 +56,7 @@ def github_push(
 
 def gitlab_push(ref: str, after: str, *, before: str = ZERO, files: list[str] | None = None,
                 tag: bool = False) -> dict[str, Any]:  # fmt: skip
+    """A push (or, with `tag`, a tag push: GitLab lists no commits for those)."""
     commit = {
         "id": after,
         "message": "fixed readme",
@@ -89,9 +91,10 @@ def gitlab_push(ref: str, after: str, *, before: str = ZERO, files: list[str] | 
             "path_with_namespace": "mike/diaspora",
             "default_branch": "master",
         },
-        "commits": [commit] if after != ZERO else [],
-        "total_commits_count": 1 if after != ZERO else 0,
+        "commits": [commit] if after != ZERO and not tag else [],
+        "total_commits_count": 1 if after != ZERO and not tag else 0,
         "repository": {"name": "Diaspora", "url": "git@example.com:mike/diaspora.git"},
+        **({"message": "Tag message"} if tag else {}),
     }
 
 
@@ -175,6 +178,26 @@ def gitea_headers(
         "X-GitHub-Delivery": delivery,
         "X-Hub-Signature-256": "sha256=" + signature,
     }
+
+
+def forgejo_headers(
+    secret: str, body: bytes, event: str = "push", delivery: str = "f-1"
+) -> dict[str, str]:
+    """Forgejo's headers: its own, and Gitea's, Gogs' and GitHub's as well."""
+    signature = sign(secret, body)
+    forgejo = {
+        "X-Forgejo-Event": event,
+        "X-Forgejo-Event-Type": event,
+        "X-Forgejo-Delivery": delivery,
+        "X-Forgejo-Signature": signature,
+    }
+    return {**forgejo, **gitea_headers(secret, body, event, delivery)}
+
+
+def go_form(payload: bytes) -> bytes:
+    """The form body Gitea and Forgejo send for the form content type: Go's
+    `url.Values{"payload": {payload}}.Encode()`. They sign `payload`, not this body."""
+    return b"payload=" + quote_plus(payload).encode()
 
 
 def body_of(payload: dict[str, Any]) -> bytes:

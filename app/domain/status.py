@@ -62,3 +62,18 @@ class Concurrency(enum.StrEnum):
     QUEUE = "queue"
     REJECT = "reject"
     SUPERSEDE = "supersede"
+
+
+class Outcome(enum.StrEnum):
+    """What became of a webhook delivery."""
+
+    DEPLOYED = "deployed"
+    IGNORED = "ignored"
+    PING = "ping"
+    FAILED = "failed"  # answered 503: the sender retries
+    REFUSED = "refused"  # `concurrency: reject` while a deployment was active
+    BAD_PAYLOAD = "bad_payload"  # signed, but the body could not be read (400)
+
+
+# A delivery id seen again runs again after these; after any other it is a duplicate.
+REDELIVERABLE = frozenset({Outcome.FAILED, Outcome.REFUSED, Outcome.BAD_PAYLOAD})

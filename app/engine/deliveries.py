@@ -2,7 +2,9 @@
 
 A delivery's id (per project and provider) is unique in the database. The record and the
 deployment it starts are written in one transaction, so a delivery seen again is a duplicate
-(200, no second deployment) unless its first processing failed, in which case it runs now.
+(200, no second deployment) unless it did not get to deploy for a passing reason: its
+processing failed (503), `concurrency: reject` refused it while a deployment was active (202),
+or its body could not be read (400). Then the redelivery runs it.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app import audit
-from app.domain.status import Kind, TriggerType
+from app.domain.status import REDELIVERABLE, Kind, Outcome, TriggerType
 from app.engine.actions import NewDeployment, Submitted, announce, insert, lock_project, submit
 from app.engine.runner import Engine
 from app.errors import AppError, Conflict, Unavailable
 from app.hooks.push import Push, decide
 from app.models import Delivery, Deployment, Project
-
-DEPLOYED, IGNORED, PING, FAILED = "deployed", "ignored", "ping", "failed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +40,7 @@ async def receive(
         async with in_transaction():
             await lock_project(project)
             previous = await _previous(project, push)
-            if previous is not None and previous.outcome != FAILED:
+            if previous is not None and previous.outcome not in REDELIVERABLE:
                 return _duplicate(previous)
             if previous is not None:
                 await previous.delete()
@@ -48,7 +48,7 @@ async def receive(
             if source is not None and source != project.source:
                 await Project.filter(id=project.id).update(source=source)
             answer, submitted = await _act(engine, project, push, source)
-            await _record(project, push, size, answer, submitted, replace=False)
+            await _record(project, push, size, answer, submitted)
             if submitted is not None:
                 actor = audit.Actor(f"webhook:{push.delivery_id}", "webhook", client=client)
                 details = {"provider": push.provider, "commit": push.commit}
@@ -56,20 +56,25 @@ async def receive(
                 await audit.record(actor, "deployment.trigger", project=project.name,
                                    target=target, details=details)  # fmt: skip
     except IntegrityError:
-        previous = await _previous(project, push)
-        return _duplicate(previous) if previous else Answer(200, {"duplicate": True})
+        return await _duplicate_of(project, push)
     except AppError as exc:
-        outcome = IGNORED if isinstance(exc, Conflict) else FAILED
-        status = 202 if outcome == IGNORED else exc.status
-        answer = Answer(status, {"ignored": exc.message} if outcome == IGNORED else exc.body())
-        await _record(project, push, size, answer, None, outcome=outcome, reason=exc.message)
-        if outcome == FAILED:
-            # 503 asks the sender to try again; a 4xx would make GitLab disable the hook.
-            raise Unavailable(exc.message, code=exc.code) from None
-        return answer
+        if isinstance(exc, Conflict):  # `concurrency: reject`: a redelivery runs it once idle
+            reason = f"{exc.message}; redeliver to deploy"
+            if await _record_undeployed(project, push, size, Outcome.REFUSED, 202, reason):
+                return Answer(202, {"ignored": reason})
+            return await _duplicate_of(project, push)
+        # 503 asks the sender to try again; a 4xx would make GitLab disable the hook.
+        await _record_undeployed(project, push, size, Outcome.FAILED, 503, exc.message)
+        raise Unavailable(exc.message, code=exc.code) from None
     if submitted is not None:
         await announce(engine, submitted)
     return answer
+
+
+async def record_unreadable(project: Project, push: Push, size: int, reason: str) -> None:
+    """Record a signed delivery whose body could not be read (answered 400), never its body;
+    unless its id already stands for a delivery that was acted on."""
+    await _record_undeployed(project, push, size, Outcome.BAD_PAYLOAD, 400, reason)
 
 
 async def replay(engine: Engine, project: Project, delivery: Delivery, by: str) -> Deployment:
@@ -108,30 +113,50 @@ async def _record(
     size: int,
     answer: Answer,
     submitted: Submitted | None,
-    outcome: str | None = None,
+    outcome: Outcome | None = None,
     reason: str | None = None,
-    replace: bool = True,
 ) -> None:
     if outcome is None:
-        outcome = DEPLOYED if submitted else PING if push.event == "ping" else IGNORED
+        ping = Outcome.PING if push.event == "ping" else Outcome.IGNORED
+        outcome = Outcome.DEPLOYED if submitted else ping
         reason = answer.body.get("ignored")
-    if replace:
-        await Delivery.filter(
-            project_id=project.id, provider=push.provider, delivery_id=push.delivery_id
-        ).delete()
     await Delivery.create(
         id=uuid.uuid4(),
         project_id=project.id,
         provider=push.provider,
         delivery_id=push.delivery_id,
         event=push.event,
-        outcome=outcome,
+        outcome=outcome.value,
         reason=reason,
         status_code=answer.status,
         deployment_id=submitted.deployment.id if submitted else None,
         push=push.to_json() if push.event == "push" else None,
         size=size,
     )
+
+
+async def _record_undeployed(
+    project: Project, push: Push, size: int, outcome: Outcome, status: int, reason: str
+) -> bool:
+    """Record a delivery that started nothing, in place of an earlier redeliverable record of
+    its id. False when its id stands for one that was acted on meanwhile."""
+    try:
+        async with in_transaction():
+            await Delivery.filter(
+                project_id=project.id,
+                provider=push.provider,
+                delivery_id=push.delivery_id,
+                outcome__in=[o.value for o in REDELIVERABLE],
+            ).delete()
+            await _record(project, push, size, Answer(status, {}), None, outcome, reason)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def _duplicate_of(project: Project, push: Push) -> Answer:
+    previous = await _previous(project, push)
+    return _duplicate(previous) if previous else Answer(200, {"duplicate": True})
 
 
 async def _previous(project: Project, push: Push) -> Delivery | None:

@@ -4,16 +4,20 @@ A release is an export (`git archive`) of the exact commit, taken from a per-pro
 that is fetched before each deployment. It is unpacked beside its final name and renamed into
 place, so a release directory is either complete or absent. `current` is switched by renaming
 a new symlink over the old one: there is never a moment without it.
+
+When git fails, its error names the command, its exit code and git's own last words
+(`fatal: ...`), with any credentials in URLs blanked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +26,8 @@ from app.engine.process import OnOutput, run
 
 GIT_TIMEOUT = 600.0
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+TAIL_BYTES = 4096
+URL_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
 
 
 class GitError(Exception):
@@ -66,6 +72,35 @@ async def resolve_ref(
 
 
 @dataclass(frozen=True)
+class Mirror:
+    """A project's bare mirror, just fetched, and the environment git runs in there."""
+
+    path: Path
+    env: dict[str, str]
+
+    async def git(self, *args: str, timeout: float = 60.0) -> tuple[int, str]:
+        """Run `git <args>` in the mirror: (exit code, stdout). Stops git if cancelled."""
+        proc = await asyncio.create_subprocess_exec(
+            "git", "-C", str(self.path), *args,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            env=self.env,
+        )  # fmt: skip
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            raise GitError(f"git {args[0]} timed out after {timeout:g} s") from None
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(errors="replace")
+
+
+Vet = Callable[[Mirror], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Source:
     """Where a release comes from, and how git may be run to fetch it."""
 
@@ -74,8 +109,11 @@ class Source:
     base_env: Mapping[str, str]
 
 
-async def prepare(project_dir: Path, source: Source, name: str, on_output: OnOutput) -> Path:
-    """Make the release directory `name` (idempotent); return its path."""
+async def prepare(
+    project_dir: Path, source: Source, name: str, on_output: OnOutput, vet: Vet | None = None
+) -> Path:
+    """Make the release directory `name` (idempotent); return its path. `vet` looks at the
+    fetched mirror before the export, and may raise to stop it (nothing is made then)."""
     target = project_dir / name
     if target.is_dir():
         return target
@@ -86,6 +124,8 @@ async def prepare(project_dir: Path, source: Source, name: str, on_output: OnOut
         if source.repo_url and source.commit:
             env = _git_env(source.base_env)
             mirror = await _sync_mirror(project_dir, source.repo_url, env, on_output)
+            if vet is not None:
+                await vet(Mirror(mirror, env))
             await _export(mirror, source.commit, staging, env, on_output)
         staging.rename(target)
     finally:
@@ -94,12 +134,37 @@ async def prepare(project_dir: Path, source: Source, name: str, on_output: OnOut
     return target
 
 
+class _Tail:
+    """Passes output on and keeps its end: git's reason when it fails."""
+
+    def __init__(self, on_output: OnOutput) -> None:
+        self.on_output = on_output
+        self.data = b""
+
+    async def __call__(self, chunk: bytes) -> None:
+        self.data = (self.data + chunk)[-TAIL_BYTES:]
+        await self.on_output(chunk)
+
+    def reason(self) -> str:
+        """The last two lines up to git's last `fatal:`/`error:` (or the last two lines)."""
+        lines = [line.strip() for line in self.data.decode(errors="replace").splitlines()]
+        lines = [line for line in lines if line]
+        last = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))]
+        if last:
+            lines = lines[: last[-1] + 1]
+        return URL_USERINFO.sub("***@", "; ".join(lines[-2:]))[:500]
+
+
+def _failure(message: str, tail: _Tail) -> GitError:
+    reason = tail.reason()
+    return GitError(f"{message}: {reason}" if reason else message)
+
+
 async def _git(args: list[str], cwd: Path, env: dict[str, str], on_output: OnOutput) -> None:
-    code = await run(
-        ["git", *args], cwd=cwd, env=env, timeout=GIT_TIMEOUT, grace=2, on_output=on_output
-    )
+    tail = _Tail(on_output)
+    code = await run(["git", *args], cwd=cwd, env=env, timeout=GIT_TIMEOUT, grace=2, on_output=tail)
     if code != 0:
-        raise GitError(f"git {args[0]} exited with {code}")
+        raise _failure(f"git {args[0]} exited with {code}", tail)
 
 
 async def _sync_mirror(
@@ -121,12 +186,13 @@ async def _export(
 ) -> None:
     """`git archive <commit> | tar -x`: the tree of the commit, without `.git`."""
     script = 'git -C "$1" archive --format=tar "$2^{commit}" | tar -x -C "$3"'
+    tail = _Tail(on_output)
     code = await run(
         ["bash", "-eo", "pipefail", "-c", script, "export", str(mirror), commit, str(dest)],
-        cwd=dest, env=env, timeout=GIT_TIMEOUT, grace=2, on_output=on_output,
+        cwd=dest, env=env, timeout=GIT_TIMEOUT, grace=2, on_output=tail,
     )  # fmt: skip
     if code != 0:
-        raise GitError(f"commit {commit} could not be exported from the mirror")
+        raise _failure(f"commit {commit} could not be exported from the mirror", tail)
 
 
 def activate(project_dir: Path, name: str) -> None:

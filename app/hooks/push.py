@@ -26,9 +26,10 @@ class Push:
     delivery_id: str
     event: str  # "push", "ping", or the provider's name for anything else
     ref: str | None = None  # the full ref: refs/heads/main, refs/tags/v1.2
+    before: str | None = None  # what the ref pointed to before (zeros: it is new)
     commit: str | None = None
     pusher: str | None = None
-    paths: tuple[str, ...] | None = None  # None when the payload does not list them all
+    paths: tuple[str, ...] | None = None  # None when the payload may not list them all
     deleted: bool = False
     repository: str | None = None  # owner/name (GitLab: the project id)
     api: str | None = None  # the provider's API base, when the payload tells it
@@ -56,7 +57,9 @@ def decide(
     push: Push, branch: str, deploy_tags: str | None, paths: Sequence[str] | None
 ) -> Decision:
     """Deploy a push to `branch` (if a changed file matches `paths`, when set), or a tag that
-    matches the `deploy_tags` glob; ignore anything else, saying why."""
+    matches the `deploy_tags` glob; ignore anything else, saying why. When the payload may not
+    list every changed file, `paths` is left to the worker, which diffs in its mirror
+    (`app.engine.pushes`)."""
     if push.event != "push":
         return Decision(reason=f"event {push.event!r} does not deploy")
     if push.deleted:
@@ -85,8 +88,9 @@ def matches_any(changed: Sequence[str], globs: Sequence[str]) -> bool:
 
 
 def changed_paths(commits: object, complete: bool) -> tuple[str, ...] | None:
-    """Files added, removed or modified by the payload's commits; None if it lists only some."""
-    if not complete or not isinstance(commits, list):
+    """Files added, removed or modified by the payload's commits; None if it may list only
+    some, or none (a new branch of existing commits comes with `commits: []`)."""
+    if not complete or not isinstance(commits, list) or not commits:
         return None
     paths: set[str] = set()
     for commit in commits:

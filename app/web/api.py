@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from typing import Any
@@ -23,6 +24,7 @@ from app.web.lookup import find_deployment, find_project
 from app.web.schemas import deployment_json, project_json
 
 MAX_BODY = 1024 * 1024
+WEBHOOK_SECRET = re.compile(r"^[!-~]{16,256}$")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
@@ -64,6 +66,10 @@ def trigger_of(request: Request) -> dict[str, Any]:
 # Projects
 
 
+def _project_json(request: Request, project: Project) -> dict[str, Any]:
+    return project_json(project, runtime(request).settings.base_url)
+
+
 async def create_project(request: Request) -> Response:
     """Create a project; the response shows its webhook secret this once."""
     data = validate_project(await json_body(request), create=True)
@@ -77,8 +83,9 @@ async def create_project(request: Request) -> Response:
     identity = getattr(request.state, "identity", None)
     if identity is not None:
         await Membership.create(project_id=project.id, user_id=identity.user.id, role="owner")
-    await _audit(request, "project.create", project.name, details={"after": project_json(project)})
-    return JSONResponse({**project_json(project), "webhook_secret": secret}, status_code=201)
+    shown = _project_json(request, project)
+    await _audit(request, "project.create", project.name, details={"after": shown})
+    return JSONResponse({**shown, "webhook_secret": secret}, status_code=201)
 
 
 async def _audit(request: Request, action: str, project: str | None, **fields: Any) -> None:
@@ -92,12 +99,12 @@ async def list_projects(request: Request) -> Response:
     if caller is not None and caller.role not in ("admin", "manager", "viewer"):
         query = query.filter(memberships__user__username=caller.username)
     projects = await query.order_by("name")
-    return JSONResponse({"projects": [project_json(p) for p in projects]})
+    return JSONResponse({"projects": [_project_json(request, p) for p in projects]})
 
 
 async def get_project(request: Request) -> Response:
     """Show a project."""
-    return JSONResponse(project_json(await find_project(request)))
+    return JSONResponse(_project_json(request, await find_project(request)))
 
 
 async def update_project(request: Request) -> Response:
@@ -105,12 +112,12 @@ async def update_project(request: Request) -> Response:
     project = await find_project(request)
     changes = validate_project(await json_body(request), create=False)
     if changes:
-        before = project_json(project)
+        before = _project_json(request, project)
         project.update_from_dict(changes)
         await project.save()
-        details = {"before": before, "after": project_json(project)}
+        details = {"before": before, "after": _project_json(request, project)}
         await _audit(request, "project.update", project.name, details=details)
-    return JSONResponse(project_json(project))
+    return JSONResponse(_project_json(request, project))
 
 
 async def delete_project(request: Request) -> Response:
@@ -125,12 +132,24 @@ async def delete_project(request: Request) -> Response:
 
 
 async def rotate_webhook_secret(request: Request) -> Response:
-    """Replace the project's webhook secret; the new one is shown this once."""
+    """Replace the project's webhook secret with a random one, or with `secret`.
+
+    `secret` (16 to 256 printable ASCII characters, no spaces) keeps an existing forge hook
+    working when the project moves. The new secret is shown this once."""
     project = await find_project(request)
-    secret = secrets.token_urlsafe(32)
+    body = await json_body(request, optional=True)
+    unknown = sorted(set(body) - {"secret"})
+    if unknown:
+        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+    chosen = body.get("secret")
+    if "secret" in body and not (isinstance(chosen, str) and WEBHOOK_SECRET.match(chosen)):
+        raise Invalid("secret must be 16 to 256 printable ASCII characters without spaces",
+                      field="secret")  # fmt: skip
+    secret = chosen if isinstance(chosen, str) else secrets.token_urlsafe(32)
     project.webhook_secret = runtime(request).vault.encrypt(secret, f"webhook:{project.id}")
     await project.save(update_fields=["webhook_secret", "updated_at"])
-    await _audit(request, "webhook_secret.rotate", project.name)
+    action = "webhook_secret.set" if "secret" in body else "webhook_secret.rotate"
+    await _audit(request, action, project.name)
     return JSONResponse({"webhook_secret": secret})
 
 

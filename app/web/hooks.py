@@ -54,6 +54,8 @@ async def _receive(request: Request, provider: Provider) -> Response:
     try:
         push = provider.parse(request.headers, body)
     except BadPayload as exc:
+        envelope = provider.envelope(request.headers, body)
+        await deliveries.record_unreadable(project, envelope, len(body), str(exc))
         raise BadRequest(str(exc), code="bad_payload") from None
     engine = runtime(request).engine
     answer = await deliveries.receive(engine, project, push, len(body), client_address(request))

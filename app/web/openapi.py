@@ -53,7 +53,20 @@ COMPONENTS: dict[str, Any] = {
                 "on_rollback": {"type": ["string", "null"]},
                 "deploy_tags": {"type": ["string", "null"]},
                 "paths": {"type": ["array", "null"], "items": {"type": "string"}},
+                "webhook_url": {"type": "string", "readOnly": True},
+                "webhook_urls": {
+                    "type": "object",
+                    "readOnly": True,
+                    "description": "absolute webhook URLs by forge: github, gitlab, gitea",
+                    "additionalProperties": {"type": "string", "format": "uri"},
+                },
             },
+        },
+        "WebhookSecret": {
+            "type": "object",
+            "description": "optional: without `secret`, a random one is made",
+            "properties": {"secret": {"type": "string", "pattern": "^[!-~]{16,256}$"}},
+            "additionalProperties": False,
         },
         "Deployment": {
             "type": "object",
@@ -81,7 +94,9 @@ COMPONENTS: dict[str, Any] = {
 REQUEST_BODIES = {
     ("POST", "/api/v1/projects"): "Project",
     ("PATCH", "/api/v1/projects/{project}"): "Project",
+    ("POST", "/api/v1/projects/{project}/webhook-secret"): "WebhookSecret",
 }
+OPTIONAL_BODIES = {("POST", "/api/v1/projects/{project}/webhook-secret")}
 
 
 def document(routes: list[BaseRoute], permissions: dict[tuple[str, str], str]) -> dict[str, Any]:
@@ -126,5 +141,8 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
     schema = REQUEST_BODIES.get((method, route.path))
     if schema:
         ref = {"$ref": f"#/components/schemas/{schema}"}
-        operation["requestBody"] = {"content": {"application/json": {"schema": ref}}}
+        operation["requestBody"] = {
+            "required": (method, route.path) not in OPTIONAL_BODIES,
+            "content": {"application/json": {"schema": ref}},
+        }
     return operation

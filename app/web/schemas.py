@@ -16,7 +16,12 @@ def rfc3339(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def project_json(project: Project) -> dict[str, Any]:
+PROVIDERS = ("github", "gitlab", "gitea")
+
+
+def project_json(project: Project, base_url: str) -> dict[str, Any]:
+    """A project; `base_url` (where people reach Capstan) makes its webhook URLs absolute."""
+    hooks = {provider: f"/hooks/{provider}/{project.name}" for provider in PROVIDERS}
     return {
         "id": str(project.id),
         "name": project.name,
@@ -33,7 +38,8 @@ def project_json(project: Project) -> dict[str, Any]:
         "current_deployment": str(project.current_deployment_id)
         if project.current_deployment_id
         else None,
-        "webhook_url": f"/hooks/github/{project.name}",
+        "webhook_url": hooks["github"],
+        "webhook_urls": {provider: base_url + path for provider, path in hooks.items()},
         "created_at": rfc3339(project.created_at),
         "updated_at": rfc3339(project.updated_at),
     }
