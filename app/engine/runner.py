@@ -170,7 +170,7 @@ class Runner:
             try:
                 await releases.prepare(self.project_dir, source, dep.release, self.sink.write, vet)
             except pushes.Stale as exc:
-                await self._skip(str(exc))
+                await settled(self._skip(str(exc)))
                 raise Parked from None  # it has ended: `run` only frees its slot
             except releases.GitError as exc:
                 await self.sink.say(f"checkout failed: {exc}")
