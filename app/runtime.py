@@ -14,6 +14,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from redis.exceptions import RedisError
 from tortoise import Tortoise
@@ -23,6 +24,7 @@ from app.domain.vault import Vault
 from app.embedded import EmbeddedRedis
 from app.engine import reconciler
 from app.engine.runner import Engine
+from app.engine.sandbox import Sandbox, detect
 from app.keys import open_vault
 from app.logbus import LogHub
 from app.metrics import Metrics
@@ -40,11 +42,35 @@ class Runtime:
     hub: LogHub
     vault: Vault
     metrics: Metrics
+    sandbox: Sandbox
     worker_task: asyncio.Task[None] | None
 
     @property
     def worker_alive(self) -> bool:
         return self.worker_task is not None and not self.worker_task.done()
+
+
+async def open_sandbox(settings: Settings) -> Sandbox:
+    """The stage sandbox in effect, said at start; no sandbox is said loudly."""
+    hidden = [settings.data_dir.resolve()]
+    if settings.dialect == "sqlite":
+        hidden.append(Path(settings.database.removeprefix("sqlite://")).parent)
+    sandbox = await detect(settings.sandbox, settings.sandbox_uid, tuple(hidden))
+    if sandbox.isolated:
+        log.info("stages run sandboxed", extra={"sandbox": sandbox.kind, "uid": sandbox.uid})
+    elif settings.single_team:
+        log.warning(
+            "NO SANDBOX: stages run as Capstan's own user and can read its data "
+            "(CAPSTAN_SINGLE_TEAM=1 accepts this)",
+            extra={"why": sandbox.why or "CAPSTAN_SANDBOX=none"},
+        )
+    else:
+        log.warning(
+            "NO SANDBOX: stages could read Capstan's data, so only admins may write stages "
+            "until CAPSTAN_SINGLE_TEAM=1 accepts it or a sandbox works here",
+            extra={"why": sandbox.why or "CAPSTAN_SANDBOX=none"},
+        )
+    return sandbox
 
 
 @contextlib.asynccontextmanager
@@ -58,6 +84,7 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
         log.info("migrations applied", extra={"migrations": applied})
     await Tortoise.init(config=db.tortoise_config(settings), _enable_global_fallback=True)
     try:
+        sandbox = await open_sandbox(settings)
         vault = await open_vault(settings)
         password = await auth.ensure_admin(settings.data_dir)
         if password:
@@ -74,7 +101,7 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
     jobs = JobQueue(redis)
     metrics = Metrics()
     holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    engine = Engine(settings, holder, redis, jobs.enqueue, jobs.report, metrics, vault)
+    engine = Engine(settings, holder, redis, jobs.enqueue, jobs.report, metrics, vault, sandbox)
     hub = LogHub(redis)
     tasks: list[asyncio.Task[None]] = []
     saq_worker: CapstanWorker | None = None
@@ -84,7 +111,7 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
         worker_task = asyncio.create_task(saq_worker.start(), name="capstan-worker")
         tasks.append(asyncio.create_task(reconciler.run_forever(engine), name="reconciler"))
     try:
-        yield Runtime(settings, engine, jobs, hub, vault, metrics, worker_task)
+        yield Runtime(settings, engine, jobs, hub, vault, metrics, sandbox, worker_task)
     finally:
         if saq_worker is not None and worker_task is not None:
             await saq_worker.stop()

@@ -44,6 +44,9 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     gitlab_api_url: str = ""
     gitea_api_url: str = ""
+    sandbox: str = "auto"
+    sandbox_uid: int = 65534
+    single_team: bool = False
     base_env: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         metadata={"env": False},

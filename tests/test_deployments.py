@@ -231,12 +231,12 @@ async def test_supersede_replaces_the_waiting_deployment(capstan: Capstan) -> No
 
 async def test_queue_runs_waiting_deployments_in_trigger_order(capstan: Capstan) -> None:
     await capstan.create_project(
-        stages=[{"name": "build", "run": "echo $CAPSTAN_SEQ >> ../../order"}]
+        stages=[{"name": "build", "run": "echo $CAPSTAN_SEQ >> $CAPSTAN_CACHE_DIR/order"}]
     )
     deps = [await capstan.trigger() for _ in range(4)]
     for dep in deps:
         await capstan.wait_for(dep["id"], "COMPLETED")
-    order = (capstan.settings.projects_dir / "web" / "order").read_text().split()
+    order = (capstan.settings.projects_dir / "web" / "cache" / "order").read_text().split()
     assert order == [str(d["seq"]) for d in deps]
     finished = [await capstan.deployment(d["id"]) for d in deps]
     for earlier, later in itertools.pairwise(finished):

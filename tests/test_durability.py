@@ -22,7 +22,7 @@ from conftest import (
     running_capstan,
     sign_in_as_admin,
 )
-from test_processes import alive, marker
+from test_processes import alive, gone, marker
 
 from app.models import Deployment
 from app.settings import Settings
@@ -83,8 +83,8 @@ async def test_fifty_concurrent_triggers_never_run_two_at_once(
     )
     worker = start(["worker"], env, tmp_path / "worker.log")
     try:
-        trace = "echo start $CAPSTAN_SEQ >> ../../trace; sleep 0.05\n"
-        trace += "echo end $CAPSTAN_SEQ >> ../../trace"
+        trace = "echo start $CAPSTAN_SEQ >> $CAPSTAN_CACHE_DIR/trace; sleep 0.05\n"
+        trace += "echo end $CAPSTAN_SEQ >> $CAPSTAN_CACHE_DIR/trace"
         await capstan.create_project(stages=[{"name": "one", "run": trace}])
         triggers = [
             capstan.http.post("/api/v1/projects/web/deployments", json={}) for _ in range(50)
@@ -103,7 +103,7 @@ async def test_fifty_concurrent_triggers_never_run_two_at_once(
             assert time.monotonic() < deadline, f"{done} of 50 done"
             await asyncio.sleep(0.01)
         assert seen_max <= 1
-        lines = (settings.projects_dir / "web" / "trace").read_text().split("\n")[:-1]
+        lines = (settings.projects_dir / "web" / "cache" / "trace").read_text().split("\n")[:-1]
         assert len(lines) == 100
         for opened, closed in zip(lines[::2], lines[1::2], strict=True):
             assert opened.startswith("start") and closed == opened.replace("start", "end")
@@ -123,18 +123,22 @@ def embedded_redis_cleanup(tmp_path: Path) -> Iterator[Path]:
             os.kill(int(pidfile.read_text()), signal.SIGKILL)
 
 
+@pytest.mark.parametrize("sandbox", ["auto", "none"])
 async def test_kill_9_mid_stage_then_restart_completes_with_attempt_2(
-    settings: Settings, tmp_path: Path, embedded_redis_cleanup: Path
+    settings: Settings, tmp_path: Path, embedded_redis_cleanup: Path, sandbox: str
 ) -> None:
-    """A real `capstan serve` on embedded defaults (SQLite, bundled Redis), killed with SIGKILL."""
+    """A real `capstan serve` on embedded defaults (SQLite, bundled Redis), killed with SIGKILL.
+    A sandbox dies with it; an unsandboxed stage runs on until the resume stops it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = server_env(settings, CAPSTAN_PORT=str(port))
+    env = server_env(settings, CAPSTAN_PORT=str(port), CAPSTAN_SANDBOX=sandbox,
+                     CAPSTAN_SINGLE_TEAM="1")  # fmt: skip
     env.pop("CAPSTAN_MASTER_KEY")
     token = marker()
     script = (
         "echo before-1; echo before-2\n"
-        f"if [ -f ../../crashed ]; then echo second run; else touch ../../crashed; "
+        "if [ -f $CAPSTAN_CACHE_DIR/crashed ]; then echo second run;\n"
+        "else touch $CAPSTAN_CACHE_DIR/crashed; "
         f"echo waiting; sleep {token}; fi"
     )
     log = tmp_path / "serve.log"
@@ -153,7 +157,10 @@ async def test_kill_9_mid_stage_then_restart_completes_with_attempt_2(
             await eventually(waiting)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            assert alive(token), "the stage outlives a SIGKILLed server until resume"
+            if sandbox == "none":
+                assert alive(token), "an unsandboxed stage outlives a SIGKILLed server"
+            else:
+                await eventually(lambda: gone(token), timeout=10)
             killed_at = time.monotonic()
             proc = start(["serve"], env, log)
             await wait_ready(url, proc, log)
@@ -180,7 +187,7 @@ async def test_triggers_during_a_redis_outage_run_exactly_once_when_it_returns(
         async with running_capstan(local) as capstan:
             http = capstan.http
             await capstan.create_project(
-                stages=[{"name": "count", "run": "echo $CAPSTAN_SEQ >> ../../runs"}]
+                stages=[{"name": "count", "run": "echo $CAPSTAN_SEQ >> $CAPSTAN_CACHE_DIR/runs"}]
             )
             outage.stop()
             deps = [await capstan.trigger() for _ in range(5)]
@@ -195,7 +202,7 @@ async def test_triggers_during_a_redis_outage_run_exactly_once_when_it_returns(
             outage.start()
             for dep in deps:
                 await capstan.wait_for(dep["id"], "COMPLETED", timeout=60)
-            runs = (local.projects_dir / "web" / "runs").read_text().split()
+            runs = (local.projects_dir / "web" / "cache" / "runs").read_text().split()
             assert sorted(runs) == sorted(str(d["seq"]) for d in deps)
 
             async def ready_again() -> bool:

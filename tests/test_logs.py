@@ -137,11 +137,11 @@ async def test_log_past_the_limit_is_truncated_while_the_stage_goes_on(settings:
     small = dataclasses.replace(settings, max_log_bytes=10_000)
     async with running_capstan(small) as capstan:
         await capstan.create_project(
-            stages=[{"name": "loud", "run": "seq 1 20000; echo > ../../finished"}]
+            stages=[{"name": "loud", "run": "seq 1 20000; echo > $CAPSTAN_CACHE_DIR/finished"}]
         )
         dep = await capstan.trigger()
         await capstan.wait_for(dep["id"], "COMPLETED")
         text = await capstan.log(dep["id"])
         assert len(text) < 12_000
         assert "[capstan] log truncated at 10000 bytes" in text
-        assert (small.projects_dir / "web" / "finished").exists()
+        assert (small.projects_dir / "web" / "cache" / "finished").exists()

@@ -80,7 +80,8 @@ async def test_stopping_the_server_stops_stages_and_they_resume_after_restart(
     settings: Settings,
 ) -> None:
     token = marker()
-    script = f"if [ -f ../../ran ]; then echo resumed; else touch ../../ran; sleep {token}; fi"
+    flag = "$CAPSTAN_CACHE_DIR/ran"
+    script = f"if [ -f {flag} ]; then echo resumed; else touch {flag}; sleep {token}; fi"
     for round in range(2):
         async with running_capstan(settings) as capstan:
             if round == 0:

@@ -91,7 +91,7 @@ async def test_project_rollback_reactivates_previous_release_without_rebuilding(
 ) -> None:
     await capstan.create_project(
         repo_url=repo.url,
-        stages=[{"name": "build", "run": "echo built >> ../../builds"}],
+        stages=[{"name": "build", "run": "echo built >> $CAPSTAN_CACHE_DIR/builds"}],
         on_rollback="echo rolled back to $CAPSTAN_COMMIT; cat app.txt",
     )
     first = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
@@ -105,7 +105,7 @@ async def test_project_rollback_reactivates_previous_release_without_rebuilding(
     assert done["release"] == first["release"] and done["commit"] == first["commit"]
     current = capstan.settings.projects_dir / "web" / "current"
     assert os.readlink(current) == first["release"]
-    builds = (capstan.settings.projects_dir / "web" / "builds").read_text().split()
+    builds = (capstan.settings.projects_dir / "web" / "cache" / "builds").read_text().split()
     assert len(builds) == 2
     log = await capstan.log(rollback["id"])
     assert f"rolled back to {first['commit']}" in log and "v1" in log

@@ -38,13 +38,16 @@ async def run(
     timeout: float,
     grace: float,
     on_output: OnOutput,
+    sandboxed: bool = False,
 ) -> int:
     """Run `argv` in a new session; stream its merged stdout and stderr to `on_output`.
 
     Returns the exit code (128 + signal number when killed by a signal). Raises StageTimeout
     after `timeout` seconds and re-raises CancelledError; either way the process group is
     stopped before this returns. Processes left in the group after the leader exits are
-    stopped too: a stage leaves nothing running behind it.
+    stopped too: a stage leaves nothing running behind it. A `sandboxed` leader (bwrap or
+    unshare) is spared the SIGTERM: the stage's own processes get it and may clean up, and the
+    sandbox ends with them (bwrap would SIGKILL them at once if it died first).
     """
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -56,6 +59,7 @@ async def run(
         start_new_session=True,
     )
     assert proc.stdout is not None
+    spare = proc.pid if sandboxed else None
     reader = asyncio.create_task(_pump(proc.stdout, on_output))
     waiter = asyncio.create_task(_exit_code(proc))
     try:
@@ -65,13 +69,13 @@ async def run(
                 raise reader.exception()  # type: ignore[misc]
             code = await waiter
     except TimeoutError:
-        await _stop(proc.pid, grace, reader)
+        await _stop(proc.pid, grace, reader, spare)
         raise StageTimeout(f"timed out after {timeout:g} s") from None
     except BaseException:
         waiter.cancel()
-        await _stop(proc.pid, grace, reader)
+        await _stop(proc.pid, grace, reader, spare)
         raise
-    await _stop(proc.pid, grace, reader)
+    await _stop(proc.pid, grace, reader, spare)
     return code if code >= 0 else 128 - code
 
 
@@ -106,24 +110,32 @@ async def _pump(stream: asyncio.StreamReader, on_output: OnOutput) -> None:
         await on_output(data)
 
 
-async def _stop(pgid: int, grace: float, reader: asyncio.Task[None]) -> None:
+async def _stop(pgid: int, grace: float, reader: asyncio.Task[None], spare: int | None) -> None:
     """Stop what is left of the group, then let the reader drain what was written."""
-    await asyncio.shield(asyncio.to_thread(kill_group, pgid, grace))
+    await asyncio.shield(asyncio.to_thread(kill_group, pgid, grace, spare))
     await asyncio.wait({reader}, timeout=DRAIN_SECONDS)
     reader.cancel()
 
 
-def kill_group(pgid: int, grace: float) -> bool:
-    """SIGTERM the process group, wait up to `grace` seconds, then SIGKILL it.
+def kill_group(pgid: int, grace: float, spare: int | None = None) -> bool:
+    """SIGTERM the process group (but `spare`), wait up to `grace` seconds, then SIGKILL it.
 
     Returns whether any process of the group was still alive. Blocking: run it in a thread.
     """
-    if not _signal_group(pgid, signal.SIGTERM):
-        return False
+    if spare is None:
+        if not _signal_group(pgid, signal.SIGTERM):
+            return False
+    else:
+        members = _members(pgid)
+        if not members:
+            return False
+        for pid in members - {spare}:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         time.sleep(0.05)
-        if not _group_alive(pgid):
+        if not _members(pgid):
             return True
     _signal_group(pgid, signal.SIGKILL)
     return True
@@ -137,8 +149,9 @@ def _signal_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether a live (not zombie) process is in the group."""
+def _members(pgid: int) -> set[int]:
+    """The live (not zombie) processes of the group."""
+    pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -146,8 +159,8 @@ def _group_alive(pgid: int) -> bool:
             stat = (entry / "stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
             if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
+                pids.add(int(entry.name))
+    return pids
 
 
 def find_orphans(deployment_id: str) -> set[int]:

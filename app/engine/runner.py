@@ -30,6 +30,7 @@ from app.domain.status import TERMINAL, Kind, StageStatus, Status
 from app.domain.vault import Vault, VaultError
 from app.engine import process, pushes, releases, store
 from app.engine.logsink import LogSink
+from app.engine.sandbox import Sandbox
 from app.engine.store import LeaseLost, now, stamp
 from app.logbus import done_batch, publish
 from app.metrics import Metrics
@@ -56,10 +57,19 @@ class Engine:
     report: Enqueue
     metrics: Metrics
     vault: Vault
+    sandbox: Sandbox
 
 
 class Failed(Exception):
     """The deployment cannot go on; the message becomes its `error`."""
+
+    status = Status.FAILED
+
+
+class Skipped(Failed):
+    """A stale webhook push: the deployment ends CANCELLED without running a stage."""
+
+    status = Status.CANCELLED
 
 
 class Parked(Exception):
@@ -130,7 +140,7 @@ class Runner:
         except Parked:
             pass
         except Failed as exc:
-            await settled(self._finish(Status.FAILED, str(exc)))
+            await settled(self._finish(exc.status, str(exc)))
         except LeaseLost:
             self.lost = True
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -171,7 +181,7 @@ class Runner:
                 await releases.prepare(self.project_dir, source, dep.release, self.sink.write, vet)
             except pushes.Stale as exc:
                 await settled(self._skip(str(exc)))
-                raise Parked from None  # it has ended: `run` only frees its slot
+                raise Skipped(str(exc)) from None
             except releases.GitError as exc:
                 await self.sink.say(f"checkout failed: {exc}")
                 await self._save(release=None)
@@ -179,11 +189,10 @@ class Runner:
         return self.project_dir / dep.release
 
     async def _skip(self, reason: str) -> None:
-        """A stale webhook push: no release, stages skipped, CANCELLED, its delivery ignored."""
+        """A stale webhook push: no release, and its delivery recorded as ignored."""
         await self.sink.say(reason)
         await self._save(release=None)
         await pushes.ignore_delivery(self.dep, reason)
-        await self._finish(Status.CANCELLED, reason)
 
     async def _stage(self, index: int, release_dir: Path) -> None:
         spec, state = self.specs[index], self.stages[index]
@@ -213,15 +222,17 @@ class Runner:
                 finished_at=None,
             )
             env = {**await self._secrets(), **self._stage_env(release_dir)}
+            sandbox, cache = self.engine.sandbox, self.project_dir / "cache"
             started = time.monotonic()
             try:
                 code: int | None = await process.run(
-                    process.bash(spec.run),
+                    await sandbox.command(process.bash(spec.run), release_dir, cache),
                     cwd=release_dir,
                     env=env,
                     timeout=spec.timeout,
                     grace=self.settings.kill_grace_seconds,
                     on_output=self.sink.write,
+                    sandboxed=sandbox.isolated,
                 )
                 error = f"exited with code {code}"
             except process.StageTimeout as exc:
@@ -374,5 +385,8 @@ class Runner:
             CAPSTAN_VERSION=dep.version or "",
             CAPSTAN_RELEASE_DIR=str(release_dir.resolve()),
             CAPSTAN_CURRENT_DIR=str((self.project_dir / "current").absolute()),
+            CAPSTAN_CACHE_DIR=str(self.project_dir / "cache"),
         )
+        if self.engine.sandbox.isolated:
+            env.update(HOME=env["CAPSTAN_CACHE_DIR"], TMPDIR="/tmp")
         return env

@@ -70,9 +70,24 @@ def _project_json(request: Request, project: Project) -> dict[str, Any]:
     return project_json(project, runtime(request).settings.base_url)
 
 
+def _may_write_stages(request: Request, changes: dict[str, Any]) -> None:
+    """Without a sandbox a stage could read Capstan's own data: then only admins write stages,
+    until the operator accepts it with CAPSTAN_SINGLE_TEAM=1."""
+    rt = runtime(request)
+    if rt.sandbox.isolated or rt.settings.single_team:
+        return
+    caller = getattr(request.state, "caller", None)
+    if caller is not None and caller.role != "admin" and {"stages", "on_rollback"} & changes.keys():
+        raise Forbidden(
+            "stages run without a sandbox on this server, so only admins may write them",
+            code="no_sandbox",
+        )
+
+
 async def create_project(request: Request) -> Response:
     """Create a project; the response shows its webhook secret this once."""
     data = validate_project(await json_body(request), create=True)
+    _may_write_stages(request, data)
     project_id = uuid.uuid4()
     secret = secrets.token_urlsafe(32)
     sealed = runtime(request).vault.encrypt(secret, f"webhook:{project_id}")
@@ -111,6 +126,7 @@ async def update_project(request: Request) -> Response:
     """Change any field of a project but its name."""
     project = await find_project(request)
     changes = validate_project(await json_body(request), create=False)
+    _may_write_stages(request, changes)
     if changes:
         before = _project_json(request, project)
         project.update_from_dict(changes)

@@ -36,7 +36,12 @@ async def readyz(request: Request) -> Response:
         "worker": await _worker_state(rt),
     }
     down = sorted(name for name, state in checks.items() if state != "ok")
-    body = {"status": "ok" if not down else "unavailable", "checks": checks, "down": down}
+    body = {
+        "status": "ok" if not down else "unavailable",
+        "checks": checks,
+        "down": down,
+        "sandbox": rt.sandbox.kind,
+    }
     headers = {"Retry-After": "5"} if down else None
     return JSONResponse(body, status_code=503 if down else 200, headers=headers)
 
