@@ -25,17 +25,20 @@ PEOPLE = {
     "dev-member": ("developer", "member"),
     "dev-other": ("developer", None),
     "viewer": ("viewer", None),
+    # Membership never lifts a role: a viewer made owner is still only a viewer.
+    "viewer-owner": ("viewer", "owner"),
 }
 # The README's table: "yes" allowed, "no" refused (403), "hidden" (404: the project is not seen).
 TABLE: dict[Permission, dict[str, str]] = {
     Permission.PROJECT_VIEW: dict.fromkeys(PEOPLE, "yes") | {"dev-other": "hidden"},
-    Permission.PROJECT_CREATE: dict.fromkeys(PEOPLE, "yes") | {"viewer": "no"},
+    Permission.PROJECT_CREATE: dict.fromkeys(PEOPLE, "yes")
+                               | {"viewer": "no", "viewer-owner": "no"},
     Permission.PROJECT_EDIT: {"manager": "yes", "dev-owner": "yes", "dev-member": "no",
-                              "dev-other": "hidden", "viewer": "no"},
+                              "dev-other": "hidden", "viewer": "no", "viewer-owner": "no"},
     Permission.PROJECT_OPERATE: {"manager": "yes", "dev-owner": "yes", "dev-member": "yes",
-                                 "dev-other": "hidden", "viewer": "no"},
+                                 "dev-other": "hidden", "viewer": "no", "viewer-owner": "no"},
     Permission.PROJECT_APPROVE: {"manager": "yes", "dev-owner": "yes", "dev-member": "no",
-                                 "dev-other": "hidden", "viewer": "no"},
+                                 "dev-other": "hidden", "viewer": "no", "viewer-owner": "no"},
     Permission.USERS_READ: dict.fromkeys(PEOPLE, "no") | {"manager": "yes"},
     Permission.USERS_WRITE: dict.fromkeys(PEOPLE, "no"),
     Permission.AUDIT_READ: dict.fromkeys(PEOPLE, "no") | {"manager": "yes", "dev-owner": "yes"},

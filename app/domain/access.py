@@ -1,8 +1,10 @@
 """Who may do what: one table of rules, as the README states it.
 
 System roles are `admin`, `manager`, `developer` and `viewer`; on a project a developer may be
-an `owner` or a `member`. A project a caller may not see answers 404, never 403, so names do
-not leak; a visible project the caller may not change answers 403.
+an `owner` or a `member`. Membership never grants more than the system role: it widens a
+developer's rights on that project and nobody else's (a viewer made owner stays a viewer). A
+project a caller may not see answers 404, never 403, so names do not leak; a visible project
+the caller may not change answers 403.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ def sees_project(caller: Caller) -> bool:
 
 def allows(caller: Caller, permission: Permission, *, members_can_approve: bool = False) -> bool:
     """Whether `caller` may do `permission` (on a project it can see, for project actions)."""
-    role, membership = caller.role, caller.project_role
+    role = caller.role
+    # Only a developer's membership counts: admins and managers already may do everything on
+    # every project, and a viewer's membership must not lift it above viewing.
+    membership = caller.project_role if role == "developer" else None
     privileged = role in ("admin", "manager")
     match permission:
         case Permission.PUBLIC | Permission.WEBHOOK | Permission.SIGNED_IN:
