@@ -105,7 +105,8 @@ def concrete(path: str, dep_id: str, name: str) -> str:
 def outcome(response: httpx.Response) -> str:
     if response.status_code == 403:
         return "no"
-    if response.status_code == 404 and response.json()["error"]["code"] == "project_not_found":
+    hidden = ("project_not_found", "deployment_not_found")  # a real deployment id is used
+    if response.status_code == 404 and response.json()["error"]["code"] in hidden:
         return "hidden"
     assert response.status_code != 401, response.text
     return "yes"

@@ -74,3 +74,23 @@ async def test_a_viewer_made_owner_still_only_views(
     assert (await capstan.http.get("/api/v1/projects/web/secrets")).json()["secrets"] == []
     assert (await capstan.deployment(dep["id"]))["status"] == "IN_PROGRESS"
     await capstan.http.post(f"/api/v1/deployments/{dep['id']}/cancel")
+
+
+# 7. A non-member asking for another project's deployment learns nothing, not even its name.
+
+
+async def test_another_projects_deployment_is_a_404_that_names_nothing(
+    capstan: Capstan, clients: dict[str, httpx.AsyncClient]
+) -> None:
+    await capstan.create_project("secret-plans", stages=[{"name": "gate", "approval": True}])
+    dep = await capstan.trigger("secret-plans")
+    mallory = clients["mallory"]
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for method, suffix in (("GET", ""), ("GET", "/logs?follow=0"), ("POST", "/approve"),
+                           ("POST", "/cancel"), ("POST", "/rollback")):  # fmt: skip
+        real = await mallory.request(method, f"/api/v1/deployments/{dep['id']}{suffix}")
+        fake = await mallory.request(method, f"/api/v1/deployments/{unknown}{suffix}")
+        assert real.status_code == fake.status_code == 404, suffix
+        assert real.json() == fake.json(), suffix
+        assert "secret-plans" not in real.text
+    await capstan.http.post(f"/api/v1/deployments/{dep['id']}/cancel")

@@ -103,12 +103,20 @@ async def check(request: Request, permission: Permission) -> Identity:
     request.state.caller = caller
     if project is not None and not sees_project(caller):
         await _denied(request, identity, permission.value, project.name)
-        raise NotFound(f"no project {project.name!r}", code="project_not_found")
+        raise _unseen(request, project)
     members_can_approve = bool(project and project.members_can_approve)
     if not allows(caller, permission, members_can_approve=members_can_approve):
         await _denied(request, identity, permission.value, project.name if project else None)
         raise Forbidden(f"your role may not do this ({permission.value})")
     return identity
+
+
+def _unseen(request: Request, project: Project) -> NotFound:
+    """The 404 for a project the caller may not see: the one an unknown id gets. Asked
+    through a deployment, it names no project (the caller did not name one)."""
+    if "project" in request.path_params:
+        return NotFound(f"no project {project.name!r}", code="project_not_found")
+    return NotFound("no such deployment", code="deployment_not_found")
 
 
 async def _denied(request: Request, identity: Identity, what: str, project: str | None) -> None:
