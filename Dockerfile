@@ -2,7 +2,7 @@
 FROM python:3.12-slim
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git tar \
+    && apt-get install -y --no-install-recommends git tar bubblewrap util-linux \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/capstan
