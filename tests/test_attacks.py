@@ -3,7 +3,9 @@ checks it is closed (each fails on the code before the fix)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -94,3 +96,56 @@ async def test_another_projects_deployment_is_a_404_that_names_nothing(
         assert real.json() == fake.json(), suffix
         assert "secret-plans" not in real.text
     await capstan.http.post(f"/api/v1/deployments/{dep['id']}/cancel")
+
+
+# 7. Control characters cannot redraw a terminal over a masked value.
+
+
+async def test_the_plain_log_shows_control_characters_as_escapes(capstan: Capstan) -> None:
+    # Split by a backspace or a cursor move the value is not masked (it is not in the text),
+    # but a terminal would draw it whole: the plain-text log must not let it.
+    script = (
+        'printf "%s" "${TOKEN:0:6}"; printf "Q\\b"; printf "%s\\n" "${TOKEN:6}"\n'
+        'printf "%s" "${TOKEN:0:6}"; printf "Q\\033[D"; printf "%s\\n" "${TOKEN:6}"\n'
+        'printf "%s\\rcover\\n" "${TOKEN:0:6}"\n'
+        'printf "tab\\there\\n"'
+    )
+    await capstan.create_project(stages=[{"name": "leak", "run": script}])
+    response = await capstan.http.put(
+        "/api/v1/projects/web/secrets/TOKEN", json={"value": "hunter22-swordfish"}
+    )
+    assert response.status_code == 204
+    dep = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+    text = await capstan.log(dep["id"])
+    assert "hunterQ\\x08" in text and "hunterQ\\x1b[D" in text
+    assert "tab\there" in text
+    assert not [c for c in text if ord(c) < 32 and c not in "\t\n"], repr(text)
+
+
+# 7. Masking catches the forms it missed: wrapped base64, hex, lowercase %2f, JSON's \/.
+
+
+async def test_a_secret_printed_in_its_other_forms_stays_masked(capstan: Capstan) -> None:
+    value = "s3cr3t/t0ken/with/slashes+and=padding-long-enough-to-wrap-in-base64-0123456789"
+    script = "\n".join(
+        [
+            'printf "%s" "$TOKEN" | base64',
+            'printf "ab%s" "$TOKEN" | base64',
+            'printf "%s" "$TOKEN" | od -An -v -tx1 | tr -d " \\n"; echo',
+            'printf "%s\\n" "$TOKEN" | sed "s|/|%2f|g; s|+|%2b|g; s|=|%3d|g"',
+            'printf "%s\\n" "$TOKEN" | sed "s|/|\\\\/|g"',
+        ]
+    )
+    await capstan.create_project(stages=[{"name": "leak", "run": script}])
+    response = await capstan.http.put("/api/v1/projects/web/secrets/TOKEN", json={"value": value})
+    assert response.status_code == 204
+    dep = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+    text = await capstan.log(dep["id"])
+    joined = text.replace("\n", "")
+    b64 = base64.b64encode(value.encode()).decode()
+    shifted = base64.b64encode(b"ab" + value.encode()).decode()[4:]
+    forms = [value, b64[:-4], shifted[:-4], value.encode().hex(), quote(value, safe="").lower()]
+    for form in [*forms, value.replace("/", "\\/")]:
+        assert form[4:-4] not in joined, form
+    assert text.count("[MASKED]") == 5, text
+    assert "t0ken" not in text

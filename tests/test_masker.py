@@ -4,6 +4,7 @@ in random chunk sizes never survive, and all other text survives unchanged."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from urllib.parse import quote
@@ -74,7 +75,11 @@ def test_every_form_is_masked() -> None:
         value,
         "second-line",
         quote(value, safe=""),
+        quote(value, safe="").replace("%2F", "%2f").replace("%40", "%40"),
         json.dumps(value)[1:-1],
+        json.dumps(value)[1:-1].replace("/", "\\/"),
+        value.encode().hex(),
+        value.encode().hex().upper(),
         base64.b64encode(value.encode()).decode(),
         base64.b64encode(b"x" + value.encode()).decode(),
         base64.b64encode(b"xy" + value.encode()).decode(),
@@ -88,3 +93,34 @@ def test_every_form_is_masked() -> None:
 def test_values_too_short_to_mask_are_left_alone() -> None:
     assert "abc" not in secret_forms("abc")
     assert Masker(["abc"]).mask("abc abcd") == "abc abcd"
+
+
+def gnu_base64(data: bytes) -> str:
+    """What GNU `base64` prints: lines of 76 characters."""
+    return base64.encodebytes(data).decode()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(4, 400),
+    seed=st.binary(min_size=16, max_size=16),
+    before=st.binary(max_size=300),
+    cuts=st.lists(st.integers(1, 200), max_size=20),
+)
+def test_base64_wrapped_at_76_columns_is_masked_wherever_the_lines_break(
+    size: int, seed: bytes, before: bytes, cuts: list[int]
+) -> None:
+    secret = hashlib.shake_256(seed).hexdigest(size)[:size]
+    wrapped = gnu_base64(before + secret.encode() + b"\n")
+    masked = stream(wrapped, [secret], cuts)
+    # The characters that depend on the secret alone, and where the line breaks put them.
+    first, last = (len(before) * 8 + 5) // 6, (len(before) + size) * 8 // 6 - 1
+    start, stop = first + first // 76, last + last // 76 + 1
+    assert masked == wrapped[:start] + MASK + wrapped[stop:]
+
+
+def test_long_base64_wrapped_at_another_width_is_masked_too() -> None:
+    secret = hashlib.shake_256(b"w").hexdigest(60)
+    encoded = base64.b64encode(secret.encode()).decode()
+    pem = "\n".join(encoded[i : i + 64] for i in range(0, len(encoded), 64))
+    assert Masker([secret]).mask(f"-----\n{pem}\n-----") == f"-----\n{MASK}\n-----"

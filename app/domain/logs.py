@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import json
+import re
 from typing import Any
 
 MAX_LINE_CHARS = 64 * 1024
@@ -38,6 +39,23 @@ class LogBatch:
             return self
         rest = self.lines()[cursor - self.first + 1 :]
         return LogBatch(self.kind, cursor + 1, self.last, "\n".join(rest))
+
+
+# What a terminal acts on instead of printing: the C0 controls but tab and newline, DEL, and
+# the C1 controls (U+009B is a CSI to some terminals).
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with control characters shown as escapes (ESC as `\\x1b`, CR as `\\x0d`), so a
+    log printed to a terminal cannot move the cursor, erase or redraw what is on screen (and
+    so rebuild a masked value there)."""
+    return CONTROL.sub(_visible, text) if CONTROL.search(text) else text
 
 
 def stage_marker(event: dict[str, Any]) -> str:

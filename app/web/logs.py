@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from app.domain.access import Permission
-from app.domain.logs import LogBatch, stage_marker
+from app.domain.logs import LogBatch, stage_marker, terminal_safe
 from app.engine.logread import follow
 from app.errors import AppError, BadRequest
 from app.web.api import runtime
@@ -77,9 +77,11 @@ async def _sse(batches: AsyncIterator[LogBatch]) -> AsyncIterator[bytes]:
 
 
 async def _plain(batches: AsyncIterator[LogBatch]) -> AsyncIterator[bytes]:
+    """Lines as they are, but control characters (tabs stay) shown as escapes: this stream
+    goes to terminals (`curl -N`, `capstan logs`)."""
     async for batch in batches:
         if batch.kind == "lines":
-            yield (batch.data + "\n").encode()
+            yield (terminal_safe(batch.data) + "\n").encode()
         elif batch.kind == "stage":
             event = batch.event()
             if event["status"] in ("running", "awaiting_approval"):
