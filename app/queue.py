@@ -91,7 +91,8 @@ class JobQueue:
                 "report",
                 key=f"report:{dep_id}:{status}",
                 deployment_id=str(dep_id),
-                timeout=30,
+                state=status,  # not `status`: SAQ takes that for the job's own
+                timeout=60,
                 retries=REPORT_ATTEMPTS,
                 retry_delay=1.0,
                 retry_backoff=True,
@@ -108,8 +109,12 @@ class JobQueue:
             job = ctx.get("job")
             await advance(engine, deployment_id, touch=job.update if job else None)
 
-        async def report_job(ctx: Context, *, deployment_id: str) -> str | None:
-            return await post_status(engine.settings, engine.vault, deployment_id)
+        async def report_job(
+            ctx: Context, *, deployment_id: str, state: str | None = None
+        ) -> list[str] | None:
+            return await post_status(
+                engine.settings, engine.vault, engine.redis, deployment_id, state
+            )
 
         return CapstanWorker(
             self.queue,

@@ -31,6 +31,7 @@ class Forge:
     url: str
     requests: list[dict[str, Any]]
     failures: int = 0
+    down: bool = False  # answer 502 to everything while set
 
 
 @pytest.fixture
@@ -40,8 +41,8 @@ def forge() -> Iterator[Forge]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            if state.failures > 0:
-                state.failures -= 1
+            if state.failures > 0 or state.down:
+                state.failures = max(0, state.failures - 1)
                 self.send_response(502)
                 self.end_headers()
                 return
@@ -77,6 +78,19 @@ async def states(forge: Forge, count: int) -> list[str]:
         return len(forge.requests) >= count
 
     await eventually(arrived, timeout=30)
+    return [r["json"]["state"] for r in forge.requests]
+
+
+async def all_reported(capstan: Capstan, forge: Forge, count: int) -> list[str]:
+    """The states the forge received once `count` arrived and no report job is left to run:
+    all there will be."""
+
+    async def done() -> bool:
+        queue = (await capstan.http.get("/api/v1/queue")).json()
+        idle = queue["pending"] == queue["active"] == queue["scheduled"] == 0
+        return len(forge.requests) >= count and idle
+
+    await eventually(done, timeout=30)
     return [r["json"]["state"] for r in forge.requests]
 
 
@@ -124,7 +138,7 @@ async def test_gitlab_and_gitea_statuses(settings: Settings, forge: Forge) -> No
             "/hooks/gitlab/web", content=body, headers=gitlab_headers(secret)
         )
         await capstan.wait_for(response.json()["deployment"], "COMPLETED")
-        assert await states(forge, 2) == ["pending", "success"]
+        assert await all_reported(capstan, forge, 2) == ["pending", "success"]
         assert forge.requests[0]["path"] == f"/projects/15/statuses/{COMMIT}"
         assert forge.requests[0]["headers"]["PRIVATE-TOKEN"] == "tok-secret-123"
         assert forge.requests[0]["json"]["name"] == "capstan/web"
@@ -134,9 +148,33 @@ async def test_gitlab_and_gitea_statuses(settings: Settings, forge: Forge) -> No
             "/hooks/gitea/web", content=body, headers=gitea_headers(secret, body)
         )
         await capstan.wait_for(response.json()["deployment"], "COMPLETED")
-        assert (await states(forge, 4))[2:] == ["pending", "success"]
+        assert await all_reported(capstan, forge, 4) == ["pending", "success"] * 2
         assert forge.requests[2]["path"] == f"/repos/gitea/webhooks/statuses/{'b' * 40}"
         assert forge.requests[2]["headers"]["Authorization"] == "token tok-secret-123"
+
+
+async def test_the_queued_state_goes_first_even_when_its_report_runs_late(
+    settings: Settings, forge: Forge
+) -> None:
+    """The first status used to be whatever the deployment was by the time its job ran
+    (GitLab: `running`, once the deployment had started): now it is always the queued one."""
+    forge.down = True
+    async with running_capstan(dataclasses.replace(settings, gitlab_api_url=forge.url)) as capstan:
+        secret = (await capstan.create_project(stages=[{"name": "gate", "approval": True}]))[
+            "webhook_secret"
+        ]
+        await set_token(capstan, "GITLAB_TOKEN")
+        body = body_of(gitlab_push("refs/heads/main", COMMIT))
+        response = await capstan.http.post(
+            "/hooks/gitlab/web", content=body, headers=gitlab_headers(secret)
+        )
+        dep_id = response.json()["deployment"]
+        await capstan.awaiting_approval(dep_id)
+        forge.down = False
+        assert await states(forge, 1) == ["pending"]
+        await capstan.approve(dep_id)
+        await capstan.wait_for(dep_id, "COMPLETED")
+        assert await all_reported(capstan, forge, 2) == ["pending", "success"]
 
 
 async def test_a_failing_status_call_is_retried(settings: Settings, forge: Forge) -> None:
