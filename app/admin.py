@@ -9,7 +9,7 @@ import getpass
 import sys
 from typing import Any
 
-from app import db
+from app import datadir, db
 from app.errors import ConfigError
 from app.settings import Settings
 
@@ -17,6 +17,7 @@ from app.settings import Settings
 async def with_database(settings: Settings, work: Any) -> Any:
     from tortoise import Tortoise
 
+    datadir.prepare(settings)
     await db.migrate(settings)
     await Tortoise.init(config=db.tortoise_config(settings))
     try:
@@ -105,6 +106,7 @@ def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
         user.password_hash = await auth.hash_password(read_password(), user.username)
         await user.save()
         await auth.end_sessions(user.id)
+        await auth.retire_initial_password(settings.data_dir)
         await audit.record(audit.Actor("cli", "system"), "user.update", target=user.username,
                            details={"password_changed": True})  # fmt: skip
 

@@ -30,6 +30,7 @@ MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 SESSION_IDLE = dt.timedelta(hours=12)
 SESSION_MAX = dt.timedelta(days=7)
 TOKEN_PREFIX = "cap_"
+INITIAL_PASSWORD = "initial-admin-password"  # in the data dir, until the password is changed
 # Failed logins allowed per account, and per client address, in the window; then 429.
 ACCOUNT_FAILURES, CLIENT_FAILURES, WINDOW_SECONDS = 5, 20, 900
 
@@ -174,14 +175,31 @@ class Throttle:
 
 async def ensure_admin(data_dir: Path) -> str | None:
     """On a first start with no users, create `admin` with a random password, written to
-    `DATA_DIR/initial-admin-password` (0600); return the password, or None."""
+    `DATA_DIR/initial-admin-password` (0600); return the password, or None. Later, remove
+    that file once it no longer signs in."""
     if await User.exists():
+        await retire_initial_password(data_dir)
         return None
     password = secrets.token_urlsafe(18)
     password_hash = await asyncio.to_thread(HASHER.hash, password)
     await User.create(username="admin", password_hash=password_hash, role="admin")
-    path = data_dir / "initial-admin-password"
+    path = data_dir / INITIAL_PASSWORD
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")
     return password
+
+
+async def retire_initial_password(data_dir: Path) -> bool:
+    """Remove `DATA_DIR/initial-admin-password` once it no longer signs `admin` in (the
+    password was changed, or the user is gone); True when it was removed."""
+    path = data_dir / INITIAL_PASSWORD
+    try:
+        password = path.read_text().strip()
+    except FileNotFoundError:
+        return False
+    admin = await User.get_or_none(username="admin")
+    if admin is not None and await verify_password(admin, password):
+        return False
+    path.unlink(missing_ok=True)
+    return True

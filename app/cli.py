@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 
-from app import admin, client, db, logfmt
+from app import admin, client, datadir, db, logfmt
 from app.errors import AppError, ConfigError
 from app.settings import Settings
 
@@ -248,10 +248,12 @@ def banner(settings: Settings) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     url = f"http://{host}:{settings.port}"
     password_file = settings.data_dir.resolve() / "initial-admin-password"
+    first = f"as admin, password in {password_file}"
+    who = first if password_file.exists() else "with your username and password"
     return (
         f"\nCapstan is running: open {url}\n"
         f"  API:      {url}/api/v1/projects   (OpenAPI: {url}/api/v1/openapi.json)\n"
-        f"  Log in:   POST {url}/login as admin, password in {password_file}\n"
+        f"  Log in:   POST {url}/login {who}\n"
         f"            (then create a token: capstan token create admin)\n"
         f"  Data:     {settings.data_dir.resolve()}\n"
         f"  Stop with Ctrl-C.\n"
@@ -287,7 +289,6 @@ def preflight(settings: Settings) -> None:
         await open_vault(settings)
         return await ensure_admin(settings.data_dir)
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     password = asyncio.run(admin.with_database(settings, prepare()))
     if password:
         print(f"\nCreated user admin with password: {password}")
@@ -295,7 +296,7 @@ def preflight(settings: Settings) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare(settings)
     applied = asyncio.run(db.migrate(settings))
     print("\n".join(f"applied {name}" for name in applied) or "database is up to date")
     return 0

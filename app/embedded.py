@@ -60,6 +60,7 @@ class EmbeddedRedis:
             ],
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=0o077,  # its append-only file, log and pid file are Capstan's alone
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -19,7 +19,7 @@ from pathlib import Path
 from redis.exceptions import RedisError
 from tortoise import Tortoise
 
-from app import auth, db
+from app import auth, datadir, db
 from app.domain.vault import Vault
 from app.embedded import EmbeddedRedis
 from app.engine import reconciler
@@ -76,7 +76,7 @@ async def open_sandbox(settings: Settings) -> Sandbox:
 @contextlib.asynccontextmanager
 async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[Runtime]:
     """Start the parts in order and stop them in reverse; with `worker`, run jobs here too."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare(settings)
     embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir)
     redis_url = settings.redis_url or await asyncio.to_thread(embedded.start)  # type: ignore[union-attr]
     applied = await db.migrate(settings)

@@ -4,15 +4,19 @@ checks it is closed (each fails on the code before the fix)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
+import stat
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import Capstan
+from conftest import Capstan, Repo, running_capstan
 
 from app.auth import create_token
 from app.models import User
+from app.settings import Settings
 
 
 @pytest.fixture
@@ -149,3 +153,45 @@ async def test_a_secret_printed_in_its_other_forms_stays_masked(capstan: Capstan
         assert form[4:-4] not in joined, form
     assert text.count("[MASKED]") == 5, text
     assert "t0ken" not in text
+
+
+# 7. Nothing in the data dir is readable by other users; the first password does not linger.
+
+
+def modes(root: Path) -> dict[str, int]:
+    """Permission bits of `root` and everything under it but the projects' files."""
+    found = {".": stat.S_IMODE(root.stat().st_mode)}
+    for path in root.rglob("*"):
+        if path.relative_to(root).parts[:1] != ("projects",) or path.parent == root:
+            found[str(path.relative_to(root))] = stat.S_IMODE(path.lstat().st_mode)
+    return found
+
+
+async def test_the_data_dir_and_its_files_are_private(settings: Settings, repo: Repo) -> None:
+    # Embedded defaults: SQLite and the bundled Redis in the data dir, a generated master key.
+    local = dataclasses.replace(settings, database_url="", redis_url="", master_key="")
+    local.data_dir.mkdir(mode=0o755)
+    (local.data_dir / "left-by-an-old-version").write_text("x")
+    async with running_capstan(local) as capstan:
+        await capstan.create_project(repo_url=repo.url)
+        await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+        found = modes(local.data_dir)
+    expected = {"master.key", "capstan.sqlite3", "capstan.sqlite3-wal", "capstan.sqlite3-shm",
+                "appendonly.aof", "redis.log", "initial-admin-password", "projects"}  # fmt: skip
+    assert expected <= found.keys(), sorted(found)
+    assert found["."] == 0o700
+    assert {name: mode for name, mode in found.items() if mode & 0o077} == {}
+
+
+async def test_the_initial_admin_password_file_goes_once_the_password_changes(
+    settings: Settings,
+) -> None:
+    path = settings.data_dir / "initial-admin-password"
+    async with running_capstan(settings) as capstan:
+        first = path.read_text()
+        new = {"password": "a brand new passphrase"}
+        assert (await capstan.http.patch("/api/v1/users/admin", json=new)).status_code == 200
+        assert not path.exists()
+    path.write_text(first)  # a restored backup, or a change made behind Capstan's back
+    async with running_capstan(settings):
+        assert not path.exists()

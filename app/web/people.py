@@ -159,6 +159,8 @@ async def update_user(request: Request) -> Response:
     await user.save()
     if "password" in body or user.disabled:
         await auth.end_sessions(user.id)
+    if "password" in body and user.username == "admin":
+        await auth.retire_initial_password(request.state.runtime.settings.data_dir)
     after = {"role": user.role, "disabled": user.disabled}
     details = {"before": before, "after": after, "password_changed": "password" in body}
     await audit.record(actor_of(request), "user.update", target=user.username, details=details)
@@ -171,6 +173,8 @@ async def delete_user(request: Request) -> Response:
     if user.role == "admin":
         await _keep_an_admin(user)
     await user.delete()
+    if user.username == "admin":
+        await auth.retire_initial_password(request.state.runtime.settings.data_dir)
     await audit.record(actor_of(request), "user.delete", target=user.username)
     return Response(status_code=204)
 
