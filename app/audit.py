@@ -76,12 +76,12 @@ async def record(
         row = AuditEvent(
             id=head.count,
             at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-            actor=actor.name,
+            actor=actor.name[:128],  # the columns' widths: PostgreSQL refuses longer text
             actor_type=actor.kind,
             token_id=actor.token_id,
             action=action,
             project=project,
-            target=target,
+            target=target[:255] if target else target,
             client=(actor.client or "")[:64] or None,
             user_agent=(actor.user_agent or "")[:255] or None,
             details=details or {},

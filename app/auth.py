@@ -47,7 +47,7 @@ def digest(secret: str) -> str:
 
 
 def check_username(username: object) -> str:
-    if not isinstance(username, str) or not USERNAME.match(username):
+    if not isinstance(username, str) or not USERNAME.fullmatch(username):
         raise Invalid("username must match ^[a-z0-9][a-z0-9._-]{0,62}$", field="username")
     return username
 

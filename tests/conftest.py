@@ -341,6 +341,9 @@ ONE_DATABASE = {"test_cli.py", "test_processes.py", "test_statuses.py"}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: the test is about SQLite itself")
+    config.addinivalue_line(
+        "markers", "one_database: the test does not depend on the SQL dialect (SQLite only)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -348,7 +351,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item
         for item in items
         if not (
-            (item.path.name in ONE_DATABASE or item.get_closest_marker("sqlite_only"))
+            (
+                item.path.name in ONE_DATABASE
+                or item.get_closest_marker("sqlite_only")
+                or item.get_closest_marker("one_database")
+            )
             and "[postgres]" in item.nodeid
         )
     ]

@@ -63,13 +63,13 @@ def backoff(attempt: int) -> int:
 
 
 def validate_name(name: object) -> str:
-    if not isinstance(name, str) or not PROJECT_NAME.match(name):
+    if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
         raise Invalid("name must match ^[a-z0-9][a-z0-9-]{0,62}$", field="name")
     return name
 
 
 def validate_ref(ref: object, field: str = "ref") -> str:
-    if not isinstance(ref, str) or not GIT_REF.match(ref) or ".." in ref:
+    if not isinstance(ref, str) or not GIT_REF.fullmatch(ref) or ".." in ref:
         raise Invalid(f"{field} is not a valid git ref", field=field)
     return ref
 
@@ -199,7 +199,7 @@ def _stage(i: int, item: object) -> StageSpec:
     if unknown:
         raise Invalid(f"unknown stage field {unknown[0]!r}", field=f"{where}.{unknown[0]}")
     name = item.get("name")
-    if not isinstance(name, str) or not STAGE_NAME.match(name):
+    if not isinstance(name, str) or not STAGE_NAME.fullmatch(name):
         raise Invalid("stage name must match ^[a-z0-9][a-z0-9_-]{0,62}$", field=f"{where}.name")
     run = item.get("run")
     if run is not None and (not isinstance(run, str) or not run.strip() or len(run) > 65536):

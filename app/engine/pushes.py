@@ -71,7 +71,7 @@ async def stale_reason(
         relation = "older than" if older else "not newer than"
         return f"skipped: {commit[:12]} is {relation} the deployed {deployed[:12]}"
     if globs and push.paths is None and (push.ref or "").startswith("refs/heads/"):
-        before = push.before if push.before and SHA.match(push.before) else None
+        before = push.before if push.before and SHA.fullmatch(push.before) else None
         base = before if before and await _commit(mirror, before) else deployed
         changed = await _changed(mirror, base, commit) if base else None
         if base and changed is not None and not matches_any(changed, globs):

@@ -46,7 +46,7 @@ async def resolve_ref(
     repo_url: str, ref: str, base_env: Mapping[str, str], timeout: float = 30.0
 ) -> str:
     """The commit `ref` (branch, tag, full ref or sha) points to in `repo_url` right now."""
-    if SHA.match(ref):
+    if SHA.fullmatch(ref):
         return ref
     try:
         proc = await asyncio.create_subprocess_exec(

@@ -20,10 +20,12 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from app.domain.text import unstorable
 from app.hooks.push import ZERO_SHA, BadPayload, Push, changed_paths
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 GITHUB_LIST_LIMIT = 2048  # GitHub's documented most commits in a push payload
+MAX_EVENT = 64  # the width of the deliveries' `event` column
 
 
 class Provider(Protocol):
@@ -42,7 +44,7 @@ def _hmac_hex(secret: str, body: bytes) -> str:
 
 def _same_hex(given: str, expected: str) -> bool:
     given = given.strip().lower()
-    return bool(HEX64.match(given)) and hmac.compare_digest(given, expected)
+    return bool(HEX64.fullmatch(given)) and hmac.compare_digest(given, expected)
 
 
 def _is_form(headers: Mapping[str, str]) -> bool:
@@ -69,10 +71,13 @@ def payload(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
     text = json_payload(headers, body)
     try:
         data = json.loads(text) if text is not None else None
-    except ValueError:  # also UnicodeDecodeError
+    except (ValueError, RecursionError):  # also UnicodeDecodeError
         raise BadPayload("the body is not a JSON payload") from None
     if not isinstance(data, dict):
         raise BadPayload("the payload is not a JSON object")
+    bad = unstorable(data)  # no forge sends one: git refuses NUL, UTF-8 has no lone surrogate
+    if bad is not None:
+        raise BadPayload(f"the payload's {bad} holds a NUL character or an unpaired surrogate")
     return data
 
 
@@ -118,7 +123,7 @@ class GitHub:
         return _same_hex(signature.removeprefix("sha256="), _hmac_hex(secret, body))
 
     def event(self, headers: Mapping[str, str]) -> str:
-        return headers.get(self.EVENT, "").strip().lower() or "unknown"
+        return headers.get(self.EVENT, "").strip().lower()[:MAX_EVENT] or "unknown"
 
     def complete(self, data: dict[str, Any]) -> bool:
         """Whether `commits` surely lists them all (GitHub documents at most 2048)."""
@@ -167,7 +172,7 @@ class Gitea(GitHub):
     def event(self, headers: Mapping[str, str]) -> str:
         for name in ("x-gitea-event", "x-forgejo-event", "x-gogs-event", self.EVENT):
             if headers.get(name):
-                return headers[name].strip().lower()
+                return headers[name].strip().lower()[:MAX_EVENT] or "unknown"
         return "unknown"
 
     def complete(self, data: dict[str, Any]) -> bool:
@@ -190,7 +195,7 @@ class GitLab:
         return bool(token) and hmac.compare_digest(token.encode(), secret.encode())
 
     def envelope(self, headers: Mapping[str, str], body: bytes) -> Push:
-        raw_event = headers.get("x-gitlab-event", "").strip().lower()
+        raw_event = headers.get("x-gitlab-event", "").strip().lower()[:MAX_EVENT]
         event = self.EVENTS.get(raw_event, raw_event or "unknown")
         delivery = _delivery_id(
             headers, ("idempotency-key", "x-gitlab-event-uuid", "x-gitlab-webhook-uuid"), body

@@ -11,7 +11,7 @@ import fnmatch
 from collections.abc import Sequence
 from typing import Any
 
-from app.domain.pipeline import SHA
+from app.domain.pipeline import GIT_REF, SHA
 
 ZERO_SHA = "0" * 40
 
@@ -64,11 +64,13 @@ def decide(
         return Decision(reason=f"event {push.event!r} does not deploy")
     if push.deleted:
         return Decision(reason=f"{push.ref} was deleted")
-    if not push.commit or not SHA.match(push.commit) or push.commit == ZERO_SHA:
+    if not push.commit or not SHA.fullmatch(push.commit) or push.commit == ZERO_SHA:
         return Decision(reason="the push names no commit")
     ref = push.ref or ""
     if ref.startswith("refs/tags/"):
         tag = ref.removeprefix("refs/tags/")
+        if not GIT_REF.fullmatch(tag) or ".." in tag:
+            return Decision(reason="the tag is not a valid git ref")
         if deploy_tags and fnmatch.fnmatchcase(tag, deploy_tags):
             return Decision(ref=tag)
         return Decision(reason=f"tag {tag} does not match deploy_tags")

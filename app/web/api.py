@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import IntegrityError
 
 from app import audit
+from app.domain import text
 from app.domain.pipeline import validate_project
 from app.domain.status import Status, TriggerType
 from app.engine import actions
@@ -20,11 +21,13 @@ from app.errors import BadRequest, Conflict, Invalid, TooLarge
 from app.models import Deployment, Membership, Project
 from app.runtime import Runtime
 from app.web.guard import Forbidden, actor_of
+from app.web.limits import MAX_BODY
 from app.web.lookup import find_deployment, find_project
 from app.web.schemas import deployment_json, project_json
 
-MAX_BODY = 1024 * 1024
+MAX_DEPTH = 32
 WEBHOOK_SECRET = re.compile(r"^[!-~]{16,256}$")
+INTEGER = re.compile(r"-?[0-9]{1,19}")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
@@ -35,7 +38,9 @@ def runtime(request: Request) -> Runtime:
 
 
 async def json_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
-    """The request's JSON object; 400 if malformed, 413 if over 1 MiB, 422 if not an object."""
+    """The request's JSON object: 400 if malformed or nested over 32 deep, 413 past 1 MiB
+    (`app.web.limits` stops reading there), 422 if not an object or if a string in it (a key
+    or a value) holds a NUL or an unpaired surrogate, which no database can store."""
     body = await request.body()
     if len(body) > MAX_BODY:
         raise TooLarge(f"the body is over {MAX_BODY} bytes")
@@ -45,10 +50,15 @@ async def json_body(request: Request, *, optional: bool = False) -> dict[str, An
         raise BadRequest("a JSON body is required")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError
         raise BadRequest("the body is not valid JSON") from None
+    if text.depth(data) > MAX_DEPTH:
+        raise BadRequest(f"the body nests deeper than {MAX_DEPTH} levels")
     if not isinstance(data, dict):
         raise Invalid("the body must be a JSON object", field="body")
+    bad = text.unstorable(data)
+    if bad is not None:
+        raise Invalid(f"{bad} holds a NUL character or an unpaired surrogate", field=bad)
     return data
 
 
@@ -158,7 +168,7 @@ async def rotate_webhook_secret(request: Request) -> Response:
     if unknown:
         raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
     chosen = body.get("secret")
-    if "secret" in body and not (isinstance(chosen, str) and WEBHOOK_SECRET.match(chosen)):
+    if "secret" in body and not (isinstance(chosen, str) and WEBHOOK_SECRET.fullmatch(chosen)):
         raise Invalid("secret must be 16 to 256 printable ASCII characters without spaces",
                       field="secret")  # fmt: skip
     secret = chosen if isinstance(chosen, str) else secrets.token_urlsafe(32)
@@ -253,10 +263,9 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be an integer", field=name) from None
+    if not INTEGER.fullmatch(raw):  # int() also takes " 1", "1_0", Arabic digits
+        raise Invalid(f"{name} must be an integer", field=name)
+    value = int(raw)
     if not low <= value <= high:
         raise Invalid(f"{name} must be from {low} to {high}", field=name)
     return value

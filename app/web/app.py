@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import DBConnectionError, OperationalError
@@ -17,6 +18,7 @@ from app.dbclient import DatabaseBusy
 from app.errors import AppError, Unavailable
 from app.runtime import running
 from app.settings import Settings
+from app.web.limits import BodyLimit
 from app.web.routes import ROUTES
 
 log = logging.getLogger("capstan.web")
@@ -32,6 +34,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
 
     return Starlette(
         routes=ROUTES,
+        middleware=[Middleware(BodyLimit)],
         lifespan=lifespan,
         exception_handlers={
             AppError: app_error,

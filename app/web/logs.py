@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -19,6 +20,7 @@ from app.web.guard import check
 from app.web.lookup import find_deployment
 
 PING_SECONDS = 15
+CURSOR = re.compile(r"[0-9]{1,18}")
 RECHECK_SECONDS = 5
 
 
@@ -53,8 +55,10 @@ async def _while_allowed(
 
 
 def _cursor(request: Request) -> int:
+    """`Last-Event-ID` or `after`: ASCII digits only (`str.isdigit` also takes "²", which
+    `int` refuses), and at most 18 of them, so the cursor fits a database BIGINT."""
     raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-    if not raw.isdigit():
+    if not CURSOR.fullmatch(raw):
         raise BadRequest("Last-Event-ID and after must be a log cursor (an integer)")
     return int(raw)
 

@@ -10,6 +10,7 @@ import uuid
 
 from starlette.requests import Request
 
+from app.domain.pipeline import PROJECT_NAME
 from app.errors import NotFound
 from app.models import Deployment, Project
 
@@ -19,7 +20,8 @@ async def find_project(request: Request) -> Project:
     if cached is not None:
         return cached
     name = request.path_params["project"]
-    project = await Project.get_or_none(name=name)
+    # A name no project can have is not looked up: a NUL in it would be a database error.
+    project = await Project.get_or_none(name=name) if PROJECT_NAME.fullmatch(name) else None
     if project is None:
         raise NotFound(f"no project {name!r}", code="project_not_found")
     request.state.project = project

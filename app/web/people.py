@@ -11,8 +11,9 @@ from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import IntegrityError
 
 from app import audit, auth
+from app.domain import text
 from app.domain.access import PROJECT_ROLES
-from app.errors import Conflict, Invalid, NotFound, Throttled
+from app.errors import AppError, Conflict, Invalid, NotFound, Throttled
 from app.models import ApiToken, AuditEvent, Membership, Project, User
 from app.web.api import int_param, json_body
 from app.web.guard import (
@@ -29,6 +30,19 @@ from app.web.lookup import find_project
 from app.web.schemas import rfc3339
 
 MAX_TOKEN_DAYS = 3650
+MAX_CREDENTIAL = auth.MAX_PASSWORD
+# Sign-in reads JSON. A form post is a 415: Capstan has no HTML sign-in form to serve, and
+# a form is what a cross-site page can make a browser post.
+FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -46,7 +60,8 @@ def identity(request: Request) -> Identity:
 
 
 async def find_user(request: Request) -> User:
-    user = await User.get_or_none(username=request.path_params["username"])
+    name = request.path_params["username"]
+    user = await User.get_or_none(username=name) if auth.USERNAME.fullmatch(name) else None
     if user is None:
         raise NotFound("no such user", code="user_not_found")
     return user
@@ -57,11 +72,14 @@ async def find_user(request: Request) -> User:
 
 async def login(request: Request) -> Response:
     """Sign in with username and password; sets the session cookie, returns the CSRF token."""
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        body: dict[str, Any] = dict(await request.form())
-    else:
-        body = await json_body(request)
-    username, password = str(body.get("username", "")), str(body.get("password", ""))
+    if _media_type(request) in FORM_TYPES:
+        raise UnsupportedMediaType('sign in with a JSON body: {"username", "password"}')
+    body = await json_body(request)
+    username, password = body.get("username", ""), body.get("password", "")
+    for field, value in (("username", username), ("password", password)):
+        if not isinstance(value, str) or len(value) > MAX_CREDENTIAL:
+            raise Invalid(f"{field} must be a string of at most {MAX_CREDENTIAL} characters",
+                          field=field)  # fmt: skip
     client = client_address(request)
     throttle = auth.Throttle(request.state.runtime.jobs.redis)
     wait = await throttle.retry_after(username, client)
@@ -70,7 +88,7 @@ async def login(request: Request) -> Response:
     if wait:
         raise Throttled("too many failed sign-ins; try again later",
                         headers={"Retry-After": str(wait)})  # fmt: skip
-    user = await User.get_or_none(username=username)
+    user = await User.get_or_none(username=username) if auth.USERNAME.fullmatch(username) else None
     if not await auth.verify_password(user, password) or user is None or user.disabled:
         await throttle.failed(username, client)
         await audit.record(actor, "login.failed")
@@ -294,6 +312,8 @@ async def read_audit(request: Request) -> Response:
         query = query.filter(project__in=names)
     for field in ("project", "actor", "action"):
         value = request.query_params.get(field)
+        if value and not text.storable(value):
+            raise Invalid(f"{field} holds a NUL character", field=field)
         if value:
             query = query.filter(**{field: value})
     limit = int_param(request, "limit", 50, 1, 500)

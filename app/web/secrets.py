@@ -23,7 +23,7 @@ MAX_VALUE = 64 * 1024
 
 def _name(request: Request) -> str:
     name: str = request.path_params["name"]
-    if not SECRET_NAME.match(name):
+    if not SECRET_NAME.fullmatch(name):
         raise Invalid("secret names match ^[A-Z_][A-Z0-9_]{0,127}$", field="name")
     return name
 
