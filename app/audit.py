@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from app.models import AuditEvent, AuditHead
+from app.models import AuditEvent, AuditHead, Project
 
 GENESIS = "0" * 64
 
@@ -45,7 +45,7 @@ def chain_hash(prev_hash: str, event: dict[str, Any]) -> str:
 
 
 def _fields(row: AuditEvent) -> dict[str, Any]:
-    return {
+    fields = {
         "id": row.id,
         "at": row.at.astimezone(dt.UTC).isoformat(),
         "actor": row.actor,
@@ -58,6 +58,9 @@ def _fields(row: AuditEvent) -> dict[str, Any]:
         "user_agent": row.user_agent,
         "details": row.details,
     }
+    if row.project_id is not None:  # events from before project ids keep their hashes
+        fields["project_id"] = str(row.project_id)
+    return fields
 
 
 async def record(
@@ -68,7 +71,12 @@ async def record(
     target: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain."""
+    """Append one event to the chain. It names `project` by name and by the id of the
+    project of that name now (none once it is deleted)."""
+    project_id = None
+    if project is not None:
+        ids = await Project.filter(name=project).limit(1).values_list("id", flat=True)
+        project_id = ids[0] if ids else None
     async with in_transaction():
         if not await AuditHead.filter(id=1).update(count=F("count") + 1):
             await AuditHead.create(id=1, last_hash=GENESIS, count=1)
@@ -81,6 +89,7 @@ async def record(
             token_id=actor.token_id,
             action=action,
             project=project,
+            project_id=project_id,
             target=target[:255] if target else target,
             client=(actor.client or "")[:64] or None,
             user_agent=(actor.user_agent or "")[:255] or None,
@@ -125,4 +134,4 @@ async def _rows(batch: int = 1000) -> Any:
 
 
 def event_json(row: AuditEvent) -> dict[str, Any]:
-    return {**_fields(row), "hash": row.hash}
+    return {"project_id": None, **_fields(row), "hash": row.hash}

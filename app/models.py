@@ -229,6 +229,9 @@ class AuditEvent(Model):
     token_id = fields.CharField(max_length=64, null=True)
     action = fields.CharField(max_length=64, db_index=True)
     project = fields.CharField(max_length=63, null=True, db_index=True)
+    # The id of the project of that name when the event was recorded: a new project that
+    # reuses a deleted one's name does not inherit its events.
+    project_id = fields.UUIDField(null=True, db_index=True)
     target = fields.CharField(max_length=255, null=True)
     client = fields.CharField(max_length=64, null=True)
     user_agent = fields.CharField(max_length=255, null=True)

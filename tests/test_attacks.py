@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import Capstan, Repo, running_capstan
+from conftest import Capstan, Repo, git, running_capstan
 
 from app.auth import create_token
 from app.models import User
@@ -195,3 +195,39 @@ async def test_the_initial_admin_password_file_goes_once_the_password_changes(
     path.write_text(first)  # a restored backup, or a change made behind Capstan's back
     async with running_capstan(settings):
         assert not path.exists()
+
+
+# 7. A new project that reuses a deleted one's name inherits nothing of it.
+
+
+async def test_a_reused_project_name_inherits_no_audit_events_mirror_or_release(
+    capstan: Capstan, clients: dict[str, httpx.AsyncClient], repo: Repo, tmp_path: Path
+) -> None:
+    secret_commit = repo.commit({"secret.txt": "the old team's secret\n"})
+    await capstan.create_project(repo_url=repo.url)
+    await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+    await capstan.http.put("/api/v1/projects/web/secrets/OLD_KEY", json={"value": "old-value-1"})
+    assert (await capstan.http.delete("/api/v1/projects/web")).status_code == 204
+
+    other = Repo(tmp_path / "other")
+    other.path.mkdir()
+    git(other.path, "init", "-q", "-b", "main")
+    other.commit({"app.txt": "mallory's\n"})
+    peek = 'cat "$CAPSTAN_CURRENT_DIR/secret.txt" || true; ls -a "$CAPSTAN_CACHE_DIR"'
+    await capstan.create_project(repo_url=other.url, stages=[{"name": "peek", "run": peek}])
+    await member(capstan, "web", "mallory", "owner")
+    mallory = clients["mallory"]
+
+    events = (await mallory.get("/api/v1/audit?limit=500")).json()["events"]
+    assert events and all(e["action"] in ("project.create", "member.set") for e in events)
+    filtered = (await capstan.http.get("/api/v1/audit?project=web")).json()["events"]
+    assert [e["action"] for e in filtered] == ["member.set", "project.create"]
+
+    first = (await mallory.post("/api/v1/projects/web/deployments", json={})).json()
+    first = await capstan.wait_for(first["id"], "COMPLETED")
+    assert "the old team's secret" not in await capstan.log(first["id"])
+    steal = await mallory.post("/api/v1/projects/web/deployments", json={"ref": secret_commit})
+    stolen = await capstan.wait_for(steal.json()["id"], "COMPLETED", "FAILED")
+    assert stolen["status"] == "FAILED" and "checkout failed" in stolen["error"]
+    aside = capstan.settings.projects_dir / ".deleted"
+    assert [p.name.split(".")[0] for p in aside.iterdir()] == ["web"]

@@ -33,5 +33,6 @@ async def test_migrate_applies_once(tmp_path: Path) -> None:
         "1_webhooks.py",
         "2_seen_secrets.py",
         "3_access.py",
+        "4_audit_project.py",
     ]
     assert await migrate(settings) == []

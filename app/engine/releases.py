@@ -27,11 +27,46 @@ from app.engine.process import OnOutput, run
 GIT_TIMEOUT = 600.0
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
 TAIL_BYTES = 4096
+OWNER_FILE = ".project-id"  # in a project's directory: the id of the project it belongs to
+DELETED_DIR = ".deleted"  # in the projects directory: deleted projects' directories
 URL_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
 
 
 class GitError(Exception):
     """A git remote or ref could not be used."""
+
+
+def project_dir(projects: Path, name: str, project_id: object) -> Path:
+    """`projects/{name}`, this project's own. A directory a deleted project of the same name
+    left (its mirror, releases, cache and `current`) is moved aside first, so nothing of it
+    becomes the new project's; one from before directories were marked is adopted."""
+    path = projects / name
+    owner = path / OWNER_FILE
+    found = owner.read_text().strip() if owner.is_file() else None
+    if found == str(project_id):
+        return path
+    if found is not None:
+        _move_aside(projects, name, found)
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / f"{OWNER_FILE}.{uuid.uuid4().hex[:8]}"
+    tmp.write_text(f"{project_id}\n")
+    os.replace(tmp, owner)
+    return path
+
+
+def retire_project_dir(projects: Path, name: str, project_id: object) -> None:
+    """A deleted project's directory goes to `projects/.deleted/`, out of any new project's
+    way (Capstan never removes it: `current` may still be served from it)."""
+    owner = projects / name / OWNER_FILE
+    found = owner.read_text().strip() if owner.is_file() else None
+    if (projects / name).is_dir() and found in (None, str(project_id)):
+        _move_aside(projects, name, str(project_id))
+
+
+def _move_aside(projects: Path, name: str, project_id: str) -> None:
+    aside = projects / DELETED_DIR
+    aside.mkdir(exist_ok=True)
+    os.rename(projects / name, aside / f"{name}.{project_id}.{uuid.uuid4().hex[:8]}")
 
 
 def release_name(seq: int, commit: str | None) -> str:

@@ -119,7 +119,9 @@ class Runner:
 
     async def run(self) -> None:
         project = await Project.get(id=self.dep.project_id)
-        self.project_dir = self.settings.projects_dir / project.name
+        self.project_dir = await asyncio.to_thread(
+            releases.project_dir, self.settings.projects_dir, project.name, project.id
+        )
         last, size = await store.log_position(str(self.dep.id))
         sink = LogSink(
             last_cursor=last,

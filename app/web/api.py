@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -16,7 +17,7 @@ from app import audit
 from app.domain import text
 from app.domain.pipeline import validate_project
 from app.domain.status import Status, TriggerType
-from app.engine import actions
+from app.engine import actions, releases
 from app.errors import BadRequest, Conflict, Invalid, TooLarge
 from app.models import Deployment, Membership, Project
 from app.runtime import Runtime
@@ -154,6 +155,8 @@ async def delete_project(request: Request) -> Response:
         raise Conflict("a deployment is in progress", code="deployment_active")
     await project.delete()
     await _audit(request, "project.delete", project.name)
+    projects = runtime(request).settings.projects_dir
+    await asyncio.to_thread(releases.retire_project_dir, projects, project.name, project.id)
     return Response(status_code=204)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 
 from app import audit, auth
 from app.domain import text
@@ -301,21 +302,33 @@ async def delete_token(request: Request) -> Response:
 
 
 async def read_audit(request: Request) -> Response:
-    """Audit events, newest first (`project`, `actor`, `action`, `limit`)."""
+    """Audit events, newest first (`project`, `actor`, `action`, `limit`). A project's events
+    are those of the project by that name now, not of a deleted one that had its name."""
     user = identity(request).user
     query = AuditEvent.all()
     if user.role == "developer":
-        owned = await Membership.filter(user_id=user.id, role="owner").prefetch_related("project")
-        names = [m.project.name for m in owned]
-        if not names:
+        owned = await Membership.filter(user_id=user.id, role="owner").values_list(
+            "project_id", flat=True
+        )
+        if not owned:
             raise Forbidden("you own no project whose audit you could read")
-        query = query.filter(project__in=names)
+        query = query.filter(project_id__in=list(owned))
     for field in ("project", "actor", "action"):
         value = request.query_params.get(field)
         if value and not text.storable(value):
             raise Invalid(f"{field} holds a NUL character", field=field)
-        if value:
+        if value and field == "project":
+            query = await _project_events(query, value)
+        elif value:
             query = query.filter(**{field: value})
     limit = int_param(request, "limit", 50, 1, 500)
     events = await query.order_by("-id").limit(limit)
     return JSONResponse({"events": [audit.event_json(e) for e in events]})
+
+
+async def _project_events(query: QuerySet[AuditEvent], name: str) -> QuerySet[AuditEvent]:
+    """The events of the project called `name` now; of deleted ones so called, when none is."""
+    current = await Project.get_or_none(name=name)
+    if current is None:
+        return query.filter(project=name)
+    return query.filter(project_id=current.id)
