@@ -47,6 +47,7 @@ class Settings:
     sandbox: str = "auto"
     sandbox_uid: int = 65534
     single_team: bool = False
+    allow_local_repos: bool = False
     base_env: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         metadata={"env": False},

@@ -6,13 +6,17 @@ from __future__ import annotations
 import base64
 import dataclasses
 import stat
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
 from conftest import Capstan, Repo, git, running_capstan
+from payloads import body_of, github_headers, github_push
 
 from app.auth import create_token
 from app.models import User
@@ -231,3 +235,167 @@ async def test_a_reused_project_name_inherits_no_audit_events_mirror_or_release(
     assert stolen["status"] == "FAILED" and "checkout failed" in stolen["error"]
     aside = capstan.settings.projects_dir / ".deleted"
     assert [p.name.split(".")[0] for p in aside.iterdir()] == ["web"]
+
+
+# 4. Repositories: nothing inside the data dir, other local paths for admins only.
+
+
+async def test_a_repo_url_into_the_data_dir_is_refused_however_it_is_spelled(
+    capstan: Capstan, clients: dict[str, httpx.AsyncClient], repo: Repo, tmp_path: Path
+) -> None:
+    await capstan.create_project("victim", repo_url=repo.url)
+    await capstan.wait_for((await capstan.trigger("victim"))["id"], "COMPLETED")
+    mirror = capstan.settings.projects_dir / "victim" / "mirror.git"
+    assert (mirror / "HEAD").exists()
+    (tmp_path / "link").symlink_to(capstan.settings.data_dir)
+    (tmp_path / "sub").mkdir()
+    spellings = [
+        str(mirror),
+        f"file://{mirror}",
+        f"file://localhost{mirror}",
+        f"file://{str(mirror).replace('victim', 'vic%74im')}",
+        str(tmp_path / "link" / "projects" / "victim" / "mirror.git"),
+        str(tmp_path / "sub" / ".." / "data" / "projects" / "victim" / "mirror.git"),
+        str(capstan.settings.data_dir),
+    ]
+    stages = [{"name": "x", "run": "true"}]
+    for url in spellings:  # refused even for an admin
+        body = {"name": "thief", "repo_url": url, "stages": stages}
+        made = await capstan.http.post("/api/v1/projects", json=body)
+        assert made.status_code == 422, (url, made.text)
+        assert made.json()["error"]["field"] == "repo_url"
+    await capstan.create_project("thief")
+    patched = await capstan.http.patch("/api/v1/projects/thief", json={"repo_url": str(mirror)})
+    assert patched.status_code == 422
+    for url in ("ext::sh -c touch% /tmp/pwned", "fd::17", "relative/path.git", "ftp://h/x"):
+        made = await capstan.http.patch("/api/v1/projects/thief", json={"repo_url": url})
+        assert made.status_code == 422, (url, made.text)
+
+
+async def test_a_repo_url_into_the_data_dir_stored_earlier_is_refused_at_checkout(
+    capstan: Capstan, repo: Repo
+) -> None:
+    await capstan.create_project("victim", repo_url=repo.url)
+    await capstan.wait_for((await capstan.trigger("victim"))["id"], "COMPLETED")
+    commit = git(repo.path, "rev-parse", "HEAD")
+    secret = (await capstan.create_project("thief"))["webhook_secret"]
+    from app.models import Project
+
+    mirror = capstan.settings.projects_dir / "victim" / "mirror.git"
+    await Project.filter(name="thief").update(repo_url=str(mirror))
+    triggered = await capstan.http.post("/api/v1/projects/thief/deployments", json={})
+    assert triggered.status_code == 422 and triggered.json()["error"]["field"] == "repo_url"
+    body = body_of(github_push("refs/heads/main", commit))
+    pushed = await capstan.http.post(
+        "/hooks/github/thief", content=body, headers=github_headers(secret, body)
+    )
+    dep = await capstan.wait_for(pushed.json()["deployment"], "FAILED")
+    assert "data directory" in dep["error"] and dep["release"] is None
+
+
+async def test_local_repos_are_for_admins_unless_the_operator_allows_them(
+    settings: Settings, repo: Repo
+) -> None:
+    stages = [{"name": "x", "run": "true"}]
+    for allowed, expected in ((False, 403), (True, 201)):
+        local = dataclasses.replace(settings, allow_local_repos=allowed)
+        async with running_capstan(local) as capstan:
+            n = int(allowed)
+            user = await User.create(username=f"dev{n}", password_hash="!", role="developer")
+            _, token = await create_token(user, "t", None)
+            headers = {"Authorization": f"Bearer {token}"}
+            body = {"name": f"mine{n}", "repo_url": f"file://{repo.path}", "stages": stages}
+            made = await capstan.http.post("/api/v1/projects", json=body, headers=headers)
+            assert made.status_code == expected, made.text
+            url = "https://git.example/x.git"
+            remote = {"name": f"theirs{n}", "repo_url": url, "stages": stages}
+            made = await capstan.http.post("/api/v1/projects", json=remote, headers=headers)
+            assert made.status_code == 201, made.text
+
+
+# 4. Credentials for a repository are never shown, logged, audited or written into a URL.
+
+GIT_TOKEN = "glpat-s3cr3t-t0ken-value"
+
+
+@dataclasses.dataclass
+class GitServer:
+    """A real git server over dumb HTTP on 127.0.0.1 that wants Basic credentials."""
+
+    url: str
+    authorized: list[str]
+
+
+@pytest.fixture
+def git_server(repo: Repo, tmp_path: Path) -> Iterator[GitServer]:
+    root = tmp_path / "served"
+    root.mkdir()
+    git(root, "clone", "-q", "--bare", str(repo.path), "repo.git")
+    git(root / "repo.git", "update-server-info")
+    expected = "Basic " + base64.b64encode(f"deploy:{GIT_TOKEN}".encode()).decode()
+    state = GitServer("", [])
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self) -> None:
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            state.authorized.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/repo.git"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+async def everything_shown(capstan: Capstan, dep_id: str) -> str:
+    """What users could ever see: the project, the deployment, its log and the audit trail."""
+    parts = [
+        (await capstan.http.get("/api/v1/projects")).text,
+        (await capstan.http.get(f"/api/v1/deployments/{dep_id}")).text,
+        await capstan.log(dep_id),
+        (await capstan.http.get("/api/v1/audit?limit=500")).text,
+    ]
+    return "\n".join(parts)
+
+
+async def test_credentials_in_the_repo_url_are_used_but_never_shown(
+    capstan: Capstan, git_server: GitServer
+) -> None:
+    url = git_server.url.replace("http://", f"http://deploy:{GIT_TOKEN}@")
+    shown = (await capstan.create_project(repo_url=url))["repo_url"]
+    assert shown == git_server.url.replace("http://", "http://***@")
+    dep = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+    assert git_server.authorized
+    changed = await capstan.http.patch("/api/v1/projects/web", json={"repo_url": shown})
+    assert changed.status_code == 200  # the URL as shown, sent back, keeps its credentials
+    await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+    assert GIT_TOKEN not in await everything_shown(capstan, dep["id"])
+    mirror = capstan.settings.projects_dir / "web" / "mirror.git"
+    assert GIT_TOKEN not in (mirror / "config").read_text()
+
+
+async def test_repository_credentials_can_come_from_project_secrets(
+    capstan: Capstan, git_server: GitServer
+) -> None:
+    await capstan.create_project(repo_url=git_server.url)
+    refused = await capstan.http.post("/api/v1/projects/web/deployments", json={})
+    assert refused.status_code == 503  # no credentials: the server says 401
+    for name, value in (("GIT_USERNAME", "deploy"), ("GIT_PASSWORD", GIT_TOKEN)):
+        put = await capstan.http.put(f"/api/v1/projects/web/secrets/{name}", json={"value": value})
+        assert put.status_code in (200, 204)  # 200: a short value, with a warning
+    dep = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+    assert GIT_TOKEN not in await everything_shown(capstan, dep["id"])

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from app.domain import repos
 from app.domain.status import Concurrency
 from app.errors import Invalid
 
@@ -128,7 +129,7 @@ def _repo_url(value: object) -> str | None:
         raise Invalid("repo_url must be a git URL or a local path", field="repo_url")
     if any(ch in value for ch in "\x00\n\r"):
         raise Invalid("repo_url must be a git URL or a local path", field="repo_url")
-    return value
+    return repos.check(value)
 
 
 def _concurrency(value: object) -> str:

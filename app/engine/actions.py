@@ -13,6 +13,8 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from app import secretstore
+from app.domain import repos
 from app.domain.pipeline import validate_ref
 from app.domain.status import TERMINAL, Concurrency, Kind, StageStatus, Status
 from app.engine import releases
@@ -65,14 +67,29 @@ async def deploy(
     if version is not None and (not isinstance(version, str) or len(version) > 255):
         raise Invalid("version must be a string of at most 255 characters", field="version")
     if project.repo_url and commit is None:
+        remote = await git_remote(engine, project.id, project.repo_url)
         try:
-            commit = await releases.resolve_ref(project.repo_url, ref, engine.settings.base_env)
+            commit = await releases.resolve_ref(remote, ref, engine.settings.base_env)
         except LookupError:
-            raise Invalid(f"ref {ref!r} not found in {project.repo_url}", field="ref") from None
+            shown = repos.redact(project.repo_url)
+            raise Invalid(f"ref {ref!r} not found in {shown}", field="ref") from None
         except releases.GitError as exc:
             raise Unavailable(f"git remote unavailable: {exc}", code="repo_unavailable") from None
     new = NewDeployment(Kind.DEPLOY, trigger, ref=ref, commit=commit, version=version)
     return await submit(engine, project, new)
+
+
+async def git_remote(engine: Engine, project_id: object, url: str) -> repos.Remote:
+    """The project's repository as git is given it: credentials apart, from the URL or from
+    the GIT_USERNAME and GIT_PASSWORD secrets. A path into the data dir is refused."""
+    if repos.reads_from(url, engine.settings.data_dir):
+        raise Invalid("repo_url points into Capstan's data directory", field="repo_url")
+    secrets = {}
+    for name in (repos.PASSWORD_SECRET, repos.USERNAME_SECRET):
+        value = await secretstore.value(engine.vault, project_id, name)
+        if value is not None:
+            secrets[name] = value
+    return repos.remote(url, secrets)
 
 
 async def lock_project(project: Project) -> None:

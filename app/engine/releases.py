@@ -22,10 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.domain.pipeline import SHA
+from app.domain.repos import Remote
 from app.engine.process import OnOutput, run
 
 GIT_TIMEOUT = 600.0
-GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "true",
+    "LC_ALL": "C",
+    "GIT_ALLOW_PROTOCOL": "https:http:ssh:git:file",  # never ext:: or other helpers
+}
+# Answers git's credential requests from its environment: credentials never appear in a URL
+# stored in the mirror's config, nor in any process's arguments.
+CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get && '
+    'printf "username=%s\\npassword=%s\\n" "$CAPSTAN_GIT_USERNAME" "$CAPSTAN_GIT_PASSWORD"; }; f'
+)
 TAIL_BYTES = 4096
 OWNER_FILE = ".project-id"  # in a project's directory: the id of the project it belongs to
 DELETED_DIR = ".deleted"  # in the projects directory: deleted projects' directories
@@ -73,20 +85,31 @@ def release_name(seq: int, commit: str | None) -> str:
     return f"releases/{seq}-{commit[:7]}" if commit else f"releases/{seq}"
 
 
-def _git_env(base: Mapping[str, str]) -> dict[str, str]:
-    return {"PATH": base.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent", **GIT_ENV}
+def _git_env(base: Mapping[str, str], remote: Remote | None = None) -> dict[str, str]:
+    env = {"PATH": base.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent", **GIT_ENV}
+    if remote is not None and remote.username is not None:
+        env.update(
+            GIT_CONFIG_COUNT="2",
+            GIT_CONFIG_KEY_0="credential.helper",
+            GIT_CONFIG_VALUE_0="",  # no helper of the system's
+            GIT_CONFIG_KEY_1="credential.helper",
+            GIT_CONFIG_VALUE_1=CREDENTIAL_HELPER,
+            CAPSTAN_GIT_USERNAME=remote.username,
+            CAPSTAN_GIT_PASSWORD=remote.password or "",
+        )
+    return env
 
 
 async def resolve_ref(
-    repo_url: str, ref: str, base_env: Mapping[str, str], timeout: float = 30.0
+    remote: Remote, ref: str, base_env: Mapping[str, str], timeout: float = 30.0
 ) -> str:
-    """The commit `ref` (branch, tag, full ref or sha) points to in `repo_url` right now."""
+    """The commit `ref` (branch, tag, full ref or sha) points to in `remote` right now."""
     if SHA.fullmatch(ref):
         return ref
     try:
         proc = await asyncio.create_subprocess_exec(
-            "git", "ls-remote", "--", repo_url, ref, f"{ref}^{{}}",
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(base_env),
+            "git", "ls-remote", "--", remote.url, ref, f"{ref}^{{}}",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(base_env, remote),
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
@@ -95,7 +118,7 @@ async def resolve_ref(
         raise GitError(f"git ls-remote timed out after {timeout:g} s") from None
     if proc.returncode != 0:
         message = err.decode(errors="replace").strip().splitlines()
-        raise GitError(message[-1] if message else "git ls-remote failed")
+        raise GitError(URL_USERINFO.sub("***@", message[-1]) if message else "git ls-remote failed")
     refs: dict[str, str] = {}
     for line in out.decode().splitlines():
         sha, _, name = line.partition("\t")
@@ -139,7 +162,7 @@ Vet = Callable[[Mirror], Awaitable[None]]
 class Source:
     """Where a release comes from, and how git may be run to fetch it."""
 
-    repo_url: str | None
+    remote: Remote | None
     commit: str | None
     base_env: Mapping[str, str]
 
@@ -156,9 +179,9 @@ async def prepare(
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        if source.repo_url and source.commit:
-            env = _git_env(source.base_env)
-            mirror = await _sync_mirror(project_dir, source.repo_url, env, on_output)
+        if source.remote and source.commit:
+            env = _git_env(source.base_env, source.remote)
+            mirror = await _sync_mirror(project_dir, source.remote.url, env, on_output)
             if vet is not None:
                 await vet(Mirror(mirror, env))
             await _export(mirror, source.commit, staging, env, on_output)

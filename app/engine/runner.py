@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from app import secretstore
 from app.dbclient import settled
+from app.domain import repos
 from app.domain.logs import LogBatch
 from app.domain.masker import Masker
 from app.domain.pipeline import StageSpec, backoff
@@ -177,7 +178,9 @@ class Runner:
         if not (self.project_dir / dep.release).is_dir():
             if dep.commit:
                 await self.sink.say(f"checking out {dep.commit} into {dep.release}")
-            source = releases.Source(project.repo_url, dep.commit, self.settings.base_env)
+            source = releases.Source(
+                await self._remote(project), dep.commit, self.settings.base_env
+            )
             vet = await pushes.vet(dep, project)
             try:
                 await releases.prepare(self.project_dir, source, dep.release, self.sink.write, vet)
@@ -189,6 +192,21 @@ class Runner:
                 await self._save(release=None)
                 raise Failed(f"checkout failed: {exc}") from None
         return self.project_dir / dep.release
+
+    async def _remote(self, project: Project) -> repos.Remote | None:
+        """Where git fetches from, with its credentials (masked in the log too). A path into
+        the data dir, stored before such were refused, is refused here as well."""
+        if not project.repo_url:
+            return None
+        if repos.reads_from(project.repo_url, self.settings.data_dir):
+            reason = "repo_url points into Capstan's data directory"
+            await self.sink.say(f"checkout refused: {reason}")
+            await self._save(release=None)
+            raise Failed(f"checkout failed: {reason}")
+        remote = repos.remote(project.repo_url, await self._secrets())
+        if remote.password:
+            self.masker.add([remote.password])
+        return remote
 
     async def _skip(self, reason: str) -> None:
         """A stale webhook push: no release, and its delivery recorded as ignored."""

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import IntegrityError
 
 from app import audit
-from app.domain import text
+from app.domain import repos, text
 from app.domain.pipeline import validate_project
 from app.domain.status import Status, TriggerType
 from app.engine import actions, releases
@@ -95,10 +95,29 @@ def _may_write_stages(request: Request, changes: dict[str, Any]) -> None:
         )
 
 
+def _may_use_repo(request: Request, changes: dict[str, Any]) -> None:
+    """A local repository is read with Capstan's own rights: never one inside its data dir
+    (another project's mirror, say), and others only by admins unless
+    CAPSTAN_ALLOW_LOCAL_REPOS=1."""
+    url = changes.get("repo_url")
+    if not url or repos.local_path(url) is None:
+        return
+    rt = runtime(request)
+    if repos.reads_from(url, rt.settings.data_dir):
+        raise Invalid("repo_url may not point into Capstan's data directory", field="repo_url")
+    caller = getattr(request.state, "caller", None)
+    if caller is not None and caller.role != "admin" and not rt.settings.allow_local_repos:
+        raise Forbidden(
+            "only admins may use a local repository (CAPSTAN_ALLOW_LOCAL_REPOS=1 lets anyone)",
+            code="local_repo",
+        )
+
+
 async def create_project(request: Request) -> Response:
     """Create a project; the response shows its webhook secret this once."""
     data = validate_project(await json_body(request), create=True)
     _may_write_stages(request, data)
+    _may_use_repo(request, data)
     project_id = uuid.uuid4()
     secret = secrets.token_urlsafe(32)
     sealed = runtime(request).vault.encrypt(secret, f"webhook:{project_id}")
@@ -137,7 +156,10 @@ async def update_project(request: Request) -> Response:
     """Change any field of a project but its name."""
     project = await find_project(request)
     changes = validate_project(await json_body(request), create=False)
+    if changes.get("repo_url") and changes["repo_url"] == repos.redact(project.repo_url):
+        del changes["repo_url"]  # the URL as shown, sent back: keep the credentials it hides
     _may_write_stages(request, changes)
+    _may_use_repo(request, changes)
     if changes:
         before = _project_json(request, project)
         project.update_from_dict(changes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from app.domain.repos import redact
 from app.models import Delivery, Deployment, Project
 
 STAGE_FIELDS = ("name", "status", "attempt", "exit_code", "started_at", "finished_at")
@@ -25,7 +26,7 @@ def project_json(project: Project, base_url: str) -> dict[str, Any]:
     return {
         "id": str(project.id),
         "name": project.name,
-        "repo_url": project.repo_url,
+        "repo_url": redact(project.repo_url),
         "branch": project.branch,
         "stages": project.stages,
         "concurrency": project.concurrency,

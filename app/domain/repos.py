@@ -1,0 +1,104 @@
+"""Repository URLs: which git transports are allowed, which URLs name a local path, and the
+credentials a URL carries (never shown: `https://***@host/...`).
+
+A local path (`/srv/git/web.git`, `file:///srv/git/web.git`) lets git read anything Capstan's
+user can: the server refuses one inside its data directory, and lets only admins use others
+unless configured otherwise (see `app/web/api.py`). Credentials in a URL are taken out of it
+before git runs and given to git by a credential helper, as a project's `GIT_USERNAME` and
+`GIT_PASSWORD` secrets are: never in a URL stored on disk or in a process's arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+from app.errors import Invalid
+
+SCHEMES = ("https", "http", "ssh", "git", "git+ssh", "ssh+git", "file")
+SSH_SCHEMES = ("ssh", "git+ssh", "ssh+git")
+URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:(?P<userinfo>[^/?#@]*)@)?(?P<rest>.*)")
+HELPER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")  # git's `<transport>::<address>`
+PASSWORD_SECRET, USERNAME_SECRET = "GIT_PASSWORD", "GIT_USERNAME"
+DEFAULT_USERNAME = "git"
+USAGE = "repo_url must be an https, http, ssh or git URL, a file:// URL or an absolute path"
+
+
+@dataclasses.dataclass(frozen=True)
+class Remote:
+    """What git is given: the URL without credentials, and the credentials apart."""
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+
+
+def check(url: str) -> str:
+    """`url` if git may use it (a known transport; a local path must be absolute)."""
+    if HELPER.match(url):
+        raise Invalid(f"{USAGE} (git remote helpers such as ext:: are refused)", field="repo_url")
+    parsed = URL.fullmatch(url)
+    if parsed is not None and parsed["scheme"].lower() not in SCHEMES:
+        raise Invalid(USAGE, field="repo_url")
+    path = local_path(url)
+    if path is not None and not path.startswith("/"):
+        raise Invalid(f"{USAGE}: a local path must be absolute", field="repo_url")
+    return url
+
+
+def local_path(url: str) -> str | None:
+    """The path git reads when `url` names a repository on this machine, else None."""
+    parsed = URL.fullmatch(url)
+    if parsed is not None:
+        if parsed["scheme"].lower() != "file":
+            return None
+        rest = parsed["rest"]  # file://host/path: git ignores the host
+        return unquote(rest[rest.find("/") :]) if "/" in rest else ""
+    colon, slash = url.find(":"), url.find("/")
+    if colon == -1 or (slash != -1 and slash < colon):
+        return url
+    return None  # host:path, git's scp-like syntax for ssh
+
+
+def reads_from(url: str, directory: Path) -> bool:
+    """Whether git, given `url`, would read a repository inside `directory`."""
+    path = local_path(url)
+    return path is not None and within(path, directory)
+
+
+def within(path: str, directory: Path) -> bool:
+    """Whether `path` is `directory` or inside it, after symlinks and `..` are resolved."""
+    resolved, root = os.path.realpath(path), os.path.realpath(directory)
+    return resolved == root or resolved.startswith(root.rstrip("/") + "/")
+
+
+def redact(url: str | None) -> str | None:
+    """`url` as it may be shown: credentials become `***` (an ssh user name stays)."""
+    if url is None:
+        return None
+    parsed = URL.fullmatch(url)
+    if parsed is None or parsed["userinfo"] is None or _ssh_user(parsed):
+        return url
+    return f"{parsed['scheme']}://***@{parsed['rest']}"
+
+
+def remote(url: str, secrets: dict[str, str]) -> Remote:
+    """The credentials of `url`, else the project's GIT_USERNAME/GIT_PASSWORD secrets, taken
+    apart from the URL git is given."""
+    parsed = URL.fullmatch(url)
+    if parsed is None or parsed["scheme"].lower() not in ("http", "https"):
+        return Remote(url)
+    if parsed["userinfo"] is not None:
+        user, _, password = parsed["userinfo"].partition(":")
+        return Remote(f"{parsed['scheme']}://{parsed['rest']}", unquote(user), unquote(password))
+    if PASSWORD_SECRET in secrets:
+        username = secrets.get(USERNAME_SECRET) or DEFAULT_USERNAME
+        return Remote(url, username, secrets[PASSWORD_SECRET])
+    return Remote(url)
+
+
+def _ssh_user(parsed: re.Match[str]) -> bool:
+    return parsed["scheme"].lower() in SSH_SCHEMES and ":" not in parsed["userinfo"]
