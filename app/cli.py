@@ -215,22 +215,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
-    from app.web.app import create_app
+    from app.web.app import create_app, server_config
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
     logfmt.configure(settings.log_level)
     preflight(settings)
     app = create_app(settings, worker=not args.no_worker)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        timeout_graceful_shutdown=5,
-        proxy_headers=True,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, settings, grace=5))
 
     async def serve() -> None:
         task = asyncio.create_task(server.serve())

@@ -48,6 +48,7 @@ class Settings:
     sandbox_uid: int = 65534
     single_team: bool = False
     allow_local_repos: bool = False
+    trusted_proxies: str = ""
     base_env: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         metadata={"env": False},

@@ -29,7 +29,7 @@ from app.db import migrate
 from app.embedded import redis_executable
 from app.models import User
 from app.settings import Settings
-from app.web.app import create_app
+from app.web.app import create_app, server_config
 
 PG_URL = os.environ.get("CAPSTAN_TEST_DATABASE_URL", "")
 
@@ -238,14 +238,7 @@ class Capstan:
 async def running_capstan(settings: Settings) -> AsyncIterator[Capstan]:
     """Capstan served by uvicorn on a loopback port in this event loop, stopped on exit."""
     AppStatus.should_exit = False
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=settings.port,
-        log_config=None,
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(create_app(settings), settings, grace=1))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -237,6 +237,42 @@ async def test_a_reused_project_name_inherits_no_audit_events_mirror_or_release(
     assert [p.name.split(".")[0] for p in aside.iterdir()] == ["web"]
 
 
+# 7. Proxy headers count only from configured proxies.
+
+
+async def failed_login(http: httpx.AsyncClient, username: str, forwarded: str) -> httpx.Response:
+    return await http.post(
+        "/login",
+        json={"username": username, "password": "not the password"},
+        headers={"X-Forwarded-For": forwarded, "Authorization": ""},
+    )
+
+
+async def last_failed_login_address(capstan: Capstan) -> str:
+    events = (await capstan.http.get("/api/v1/audit?action=login.failed&limit=1")).json()
+    address: str = events["events"][0]["client"]
+    return address
+
+
+async def test_x_forwarded_for_from_an_untrusted_client_is_ignored(capstan: Capstan) -> None:
+    await failed_login(capstan.http, "admin", "203.0.113.7")
+    assert await last_failed_login_address(capstan) == "127.0.0.1"
+    # A fresh address and user name each time used to get past the per-address throttle
+    # (20 failures from one address, the one above included).
+    for n in range(19):
+        response = await failed_login(capstan.http, f"user{n}", f"198.51.100.{n}")
+        assert response.status_code == 401, n
+    blocked = await failed_login(capstan.http, "user19", "198.51.100.19")
+    assert blocked.status_code == 429
+
+
+async def test_x_forwarded_for_counts_from_a_trusted_proxy(settings: Settings) -> None:
+    trusting = dataclasses.replace(settings, trusted_proxies="10.0.0.1, 127.0.0.1")
+    async with running_capstan(trusting) as capstan:
+        await failed_login(capstan.http, "admin", "203.0.113.7")
+        assert await last_failed_login_address(capstan) == "203.0.113.7"
+
+
 # 4. Repositories: nothing inside the data dir, other local paths for admins only.
 
 
@@ -399,3 +435,30 @@ async def test_repository_credentials_can_come_from_project_secrets(
         assert put.status_code in (200, 204)  # 200: a short value, with a warning
     dep = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
     assert GIT_TOKEN not in await everything_shown(capstan, dep["id"])
+
+
+# 7. Login CSRF: another site cannot sign a browser in (to the attacker's account).
+
+
+async def test_sign_in_takes_only_json_and_refuses_other_sites(capstan: Capstan) -> None:
+    password = (capstan.settings.data_dir / "initial-admin-password").read_text().strip()
+    body = f'{{"username": "admin", "password": "{password}"}}'
+    browser = httpx.AsyncClient(base_url=capstan.settings.url)
+    simple = await browser.post("/login", content=body, headers={"Content-Type": "text/plain"})
+    assert simple.status_code == 415
+    json_type = {"Content-Type": "application/json"}
+    for foreign in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                    {"Sec-Fetch-Site": "cross-site"}):  # fmt: skip
+        refused = await browser.post("/login", content=body, headers={**json_type, **foreign})
+        assert refused.status_code == 403, foreign
+        assert refused.json()["error"]["code"] == "cross_site"
+    assert not browser.cookies
+    same = {"Origin": capstan.settings.url, "Sec-Fetch-Site": "same-origin"}
+    signed_in = await browser.post("/login", content=body, headers={**json_type, **same})
+    assert signed_in.status_code == 200 and browser.cookies
+    csrf = {"X-CSRF-Token": signed_in.json()["csrf_token"]}
+    forged = await browser.post(
+        "/api/v1/tokens", json={}, headers={**csrf, "Origin": "https://evil.example"}
+    )
+    assert forged.status_code == 403
+    await browser.aclose()

@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp
 from tortoise.exceptions import DBConnectionError, OperationalError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.dbclient import DatabaseBusy
 from app.errors import AppError, Unavailable
@@ -34,7 +37,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
 
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(BodyLimit)],
+        middleware=[*proxies(settings), Middleware(BodyLimit)],
         lifespan=lifespan,
         exception_handlers={
             AppError: app_error,
@@ -43,6 +46,27 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
             DBConnectionError: database_error,
             Exception: server_error,
         },
+    )
+
+
+def proxies(settings: Settings) -> list[Middleware]:
+    """`X-Forwarded-For` and `-Proto` count only from the addresses in
+    CAPSTAN_TRUSTED_PROXIES (none by default): from anyone else they are ignored, so a client
+    cannot pick the address the login throttle and the audit trail see."""
+    trusted = [host.strip() for host in settings.trusted_proxies.split(",") if host.strip()]
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)] if trusted else []
+
+
+def server_config(app: ASGIApp, settings: Settings, *, grace: int) -> uvicorn.Config:
+    """How uvicorn serves Capstan (`capstan serve`, and the tests). Its own proxy-header
+    handling is off: it trusts 127.0.0.1 by default, and so every local user; the app decides."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=grace,
+        proxy_headers=False,
     )
 
 

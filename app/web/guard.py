@@ -1,9 +1,10 @@
 """Authentication and the permission check wrapped around every route.
 
 A request is made by a user through an API token (`Authorization: Bearer`) or a browser
-session cookie (unsafe methods then need the CSRF token in `X-CSRF-Token`, and no cross-site
-`Sec-Fetch-Site`). Each route declares one `Permission` in the route list; a project the caller
-may not see is a 404, a visible one it may not change a 403; denials are audited.
+session cookie (unsafe methods then need the CSRF token in `X-CSRF-Token`, and neither a
+cross-site `Sec-Fetch-Site` nor another site's `Origin`). Each route declares one
+`Permission` in the route list; a project the caller may not see is a 404, a visible one it
+may not change a 403; denials are audited.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import functools
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -61,6 +63,20 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def cross_site(request: Request) -> bool:
+    """Whether a browser says the request comes from another site: `Sec-Fetch-Site:
+    cross-site`, or an `Origin` other than this server's (as reached, or CAPSTAN_PUBLIC_URL)."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    public = urlsplit(request.state.runtime.settings.base_url)
+    own = {f"{request.url.scheme}://{request.headers.get('host')}".lower(),
+           f"{public.scheme}://{public.netloc}".lower()}  # fmt: skip
+    return origin.rstrip("/").lower() not in own
+
+
 def session_cookie(request: Request) -> str | None:
     return request.cookies.get(SECURE_COOKIE) or request.cookies.get(SESSION_COOKIE)
 
@@ -92,8 +108,7 @@ async def check(request: Request, permission: Permission) -> Identity:
         raise Unauthenticated("sign in, or send Authorization: Bearer <token>")
     if identity.session_csrf is not None and request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token", "")
-        cross_site = request.headers.get("sec-fetch-site") == "cross-site"
-        if cross_site or not hmac.compare_digest(sent, identity.session_csrf):
+        if cross_site(request) or not hmac.compare_digest(sent, identity.session_csrf):
             await _denied(request, identity, "csrf", None)
             raise Forbidden("missing or wrong X-CSRF-Token", code="csrf_failed")
     request.state.identity = identity

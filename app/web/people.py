@@ -25,6 +25,7 @@ from app.web.guard import (
     Unauthenticated,
     actor_of,
     client_address,
+    cross_site,
     session_cookie,
 )
 from app.web.lookup import find_project
@@ -32,9 +33,9 @@ from app.web.schemas import rfc3339
 
 MAX_TOKEN_DAYS = 3650
 MAX_CREDENTIAL = auth.MAX_PASSWORD
-# Sign-in reads JSON. A form post is a 415: Capstan has no HTML sign-in form to serve, and
-# a form is what a cross-site page can make a browser post.
-FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+# Sign-in reads JSON, sent as JSON: anything else is a 415. A cross-site page can make a
+# browser post a form or `text/plain` without asking, but not `application/json`.
+JSON_TYPE = "application/json"
 
 
 class UnsupportedMediaType(AppError):
@@ -73,8 +74,13 @@ async def find_user(request: Request) -> User:
 
 async def login(request: Request) -> Response:
     """Sign in with username and password; sets the session cookie, returns the CSRF token."""
-    if _media_type(request) in FORM_TYPES:
-        raise UnsupportedMediaType('sign in with a JSON body: {"username", "password"}')
+    await request.body()  # past its limit, a body is a 413 whatever it claims to be
+    if _media_type(request) != JSON_TYPE:
+        raise UnsupportedMediaType(
+            'sign in with a JSON body {"username", "password"} sent as application/json'
+        )
+    if cross_site(request):
+        raise Forbidden("sign-in from another site is refused", code="cross_site")
     body = await json_body(request)
     username, password = body.get("username", ""), body.get("password", "")
     for field, value in (("username", username), ("password", password)):
