@@ -229,11 +229,16 @@ async def test_a_chunked_body_past_the_limit_is_cut_off_with_413(capstan: Capsta
         response = await capstan.http.request(method, concrete(path, dep["id"]), content=two_mib())
         assert response.status_code == 413, (method, path, response.text)
         assert error_of(response)["code"] == "too_large"
-    # A route that never reads its body answers as usual.
+    # A route that never reads its body answers as usual, a streaming one too (its
+    # disconnect listener reads on, dropping what it gets).
     listing = await capstan.http.request(
         "GET", "/api/v1/projects/web/deployments", content=two_mib()
     )
     assert listing.status_code == 200
+    log = await capstan.http.request(
+        "GET", f"/api/v1/deployments/{dep['id']}/logs?follow=0", content=two_mib()
+    )
+    assert log.status_code == 200 and log.text.startswith("==> gate"), log.text
     assert await stored(capstan) == before
     assert (await capstan.http.get("/healthz")).status_code == 200
 

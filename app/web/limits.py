@@ -2,8 +2,9 @@
 
 Enforced while reading, below every handler: a `Content-Length` over the limit is answered 413
 before the app runs, and a chunked body is cut off with 413 as soon as what has arrived passes
-the limit, so no request can make the server hold more than its route's limit. The bytes a
-client goes on sending after the answer are discarded by the HTTP server, not stored.
+the limit (the app then hears that the client left), so no request makes the server hold more
+than its route's limit. What a client goes on sending after the answer, uvicorn reads and
+drops until its keep-alive timeout closes the connection; none of it is kept.
 """
 
 from __future__ import annotations
@@ -20,11 +21,6 @@ MAX_HOOK_BODY = 25 * 1024 * 1024
 
 def limit_for(path: str) -> int:
     return MAX_HOOK_BODY if path.startswith("/hooks/") else MAX_BODY
-
-
-class BodyTooLarge(TooLarge):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the body is over {limit} bytes ({limit // (1024 * 1024)} MiB)")
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -48,35 +44,53 @@ class BodyLimit:
         limit = limit_for(scope["path"])
         declared = declared_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(send, BodyTooLarge(limit))
+            await _refuse(send, limit)
             return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        request = _Limited(limit, receive, send)
         try:
-            await self.app(scope, limited_receive, tracked_send)
-        except BodyTooLarge as exc:
-            # A handler that reads the body turns this into its 413 itself; this one came
-            # from a reader outside any handler (a streaming response's disconnect listener).
-            if not started:
-                await _refuse(send, exc)
+            await self.app(scope, request.receive, request.send)
+        except Exception:
+            # After its 413 the app was told the client left; whatever it raised for that
+            # (a handler reading the body gets ClientDisconnect) ends here, not in a 500.
+            if not request.answered:
+                raise
 
 
-async def _refuse(send: Send, error: TooLarge) -> None:
+class _Limited:
+    """One request's receive and send: past `limit` body bytes the request is answered 413,
+    and from then on the app only hears that the client left (nothing more is read) and what
+    it still sends is dropped.
+
+    Once the app's own response has started, nothing counts: the only reader left is a
+    streaming response's disconnect listener, which drops each chunk as it comes."""
+
+    def __init__(self, limit: int, receive: Receive, send: Send) -> None:
+        self.limit, self._receive, self._send = limit, receive, send
+        self.received = 0
+        self.started = self.answered = False
+
+    async def receive(self) -> Message:
+        if self.answered:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] != "http.request" or self.started:
+            return message
+        self.received += len(message.get("body", b""))
+        if self.received > self.limit:
+            self.answered = True
+            await _refuse(self._send, self.limit)
+            return {"type": "http.disconnect"}
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.answered:
+            return
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    error = TooLarge(f"the body is over {limit} bytes ({limit // (1024 * 1024)} MiB)")
     body = json.dumps(error.body()).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
