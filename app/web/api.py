@@ -18,11 +18,10 @@ from app.domain import repos, text
 from app.domain.pipeline import validate_project
 from app.domain.status import Status, TriggerType
 from app.engine import actions, releases
-from app.errors import BadRequest, Conflict, Invalid, TooLarge
+from app.errors import BadRequest, Conflict, Invalid
 from app.models import Deployment, Membership, Project
 from app.runtime import Runtime
 from app.web.guard import Forbidden, actor_of
-from app.web.limits import MAX_BODY
 from app.web.lookup import find_deployment, find_project
 from app.web.schemas import deployment_json, project_json
 
@@ -43,8 +42,6 @@ async def json_body(request: Request, *, optional: bool = False) -> dict[str, An
     (`app.web.limits` stops reading there), 422 if not an object or if a string in it (a key
     or a value) holds a NUL or an unpaired surrogate, which no database can store."""
     body = await request.body()
-    if len(body) > MAX_BODY:
-        raise TooLarge(f"the body is over {MAX_BODY} bytes")
     if not body.strip():
         if optional:
             return {}
