@@ -136,15 +136,22 @@ async def test_names_with_a_trailing_newline_are_refused(capstan: Capstan) -> No
     assert (await capstan.http.get("/api/v1/projects/web%0A")).status_code == 404
 
 
-async def test_nul_in_a_path_or_query_is_a_4xx(capstan: Capstan) -> None:
+async def test_nul_or_overlong_text_in_a_path_or_query_is_a_4xx(capstan: Capstan) -> None:
+    """Text no database column could hold is refused before any query is made of it."""
     await capstan.create_project(stages=APPROVAL)
     for method, path, status in [
         ("GET", "/api/v1/projects/%00", 404),
         ("GET", "/api/v1/projects/web%00/deployments", 404),
+        ("GET", f"/api/v1/projects/{'a' * 64}", 404),
+        ("POST", f"/hooks/github/{'a' * 64}", 404),
         ("PATCH", "/api/v1/users/ad%00min", 404),
+        ("DELETE", f"/api/v1/users/{'a' * 65}", 404),
         ("POST", "/hooks/github/%00", 404),
         ("GET", "/api/v1/audit?actor=%00", 422),
         ("GET", "/api/v1/audit?project=web%00", 422),
+        ("GET", f"/api/v1/audit?project={'a' * 64}", 422),
+        ("GET", f"/api/v1/audit?actor={'a' * 129}", 422),
+        ("GET", f"/api/v1/audit?action={'a' * 65}", 422),
     ]:
         response = await capstan.http.request(method, path, json={})
         assert response.status_code == status, (path, response.text)

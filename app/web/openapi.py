@@ -171,7 +171,8 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
         _query("after", CURSOR), _query("follow", {"enum": ["0", "1"]}),
         _query("Last-Event-ID", CURSOR, "header")],
     ("GET", "/api/v1/audit"): [
-        *(_query(name, {"type": "string"}) for name in ("project", "actor", "action")),
+        *(_query(name, {"type": "string", "maxLength": width})
+          for name, width in (("project", 63), ("actor", 128), ("action", 64))),
         _limit(500)],
     **{("POST", path): [_query(header, {"type": "string"}, "header") for header in headers]
        for path, headers in (
