@@ -1,5 +1,6 @@
 """The attacker's side of issue 9: each test tries one hole the way an attacker would and
-checks it is closed (each fails on the code before the fix)."""
+checks it is closed (each fails on the code before the fix). Only the one that stores audit
+events by project id depends on the SQL dialect; the rest run on SQLite alone."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ async def member(capstan: Capstan, project: str, username: str, role: str) -> No
 # 5. Membership cannot exceed the global role.
 
 
+@pytest.mark.one_database
 async def test_a_viewer_made_owner_still_only_views(
     capstan: Capstan, clients: dict[str, httpx.AsyncClient]
 ) -> None:
@@ -89,6 +91,7 @@ async def test_a_viewer_made_owner_still_only_views(
 # 7. A non-member asking for another project's deployment learns nothing, not even its name.
 
 
+@pytest.mark.one_database
 async def test_another_projects_deployment_is_a_404_that_names_nothing(
     capstan: Capstan, clients: dict[str, httpx.AsyncClient]
 ) -> None:
@@ -109,6 +112,7 @@ async def test_another_projects_deployment_is_a_404_that_names_nothing(
 # 7. Control characters cannot redraw a terminal over a masked value.
 
 
+@pytest.mark.one_database
 async def test_the_plain_log_shows_control_characters_as_escapes(capstan: Capstan) -> None:
     # Split by a backspace or a cursor move the value is not masked (it is not in the text),
     # but a terminal would draw it whole: the plain-text log must not let it.
@@ -133,6 +137,7 @@ async def test_the_plain_log_shows_control_characters_as_escapes(capstan: Capsta
 # 7. Masking catches the forms it missed: wrapped base64, hex, lowercase %2f, JSON's \/.
 
 
+@pytest.mark.one_database
 async def test_a_secret_printed_in_its_other_forms_stays_masked(capstan: Capstan) -> None:
     value = "s3cr3t/t0ken/with/slashes+and=padding-long-enough-to-wrap-in-base64-0123456789"
     script = "\n".join(
@@ -171,6 +176,7 @@ def modes(root: Path) -> dict[str, int]:
     return found
 
 
+@pytest.mark.one_database
 async def test_the_data_dir_and_its_files_are_private(settings: Settings, repo: Repo) -> None:
     # Embedded defaults: SQLite and the bundled Redis in the data dir, a generated master key.
     local = dataclasses.replace(settings, database_url="", redis_url="", master_key="")
@@ -187,6 +193,7 @@ async def test_the_data_dir_and_its_files_are_private(settings: Settings, repo: 
     assert {name: mode for name, mode in found.items() if mode & 0o077} == {}
 
 
+@pytest.mark.one_database
 async def test_the_initial_admin_password_file_goes_once_the_password_changes(
     settings: Settings,
 ) -> None:
@@ -254,6 +261,7 @@ async def last_failed_login_address(capstan: Capstan) -> str:
     return address
 
 
+@pytest.mark.one_database
 async def test_x_forwarded_for_from_an_untrusted_client_is_ignored(capstan: Capstan) -> None:
     await failed_login(capstan.http, "admin", "203.0.113.7")
     assert await last_failed_login_address(capstan) == "127.0.0.1"
@@ -266,6 +274,7 @@ async def test_x_forwarded_for_from_an_untrusted_client_is_ignored(capstan: Caps
     assert blocked.status_code == 429
 
 
+@pytest.mark.one_database
 async def test_x_forwarded_for_counts_from_a_trusted_proxy(settings: Settings) -> None:
     trusting = dataclasses.replace(settings, trusted_proxies="10.0.0.1, 127.0.0.1")
     async with running_capstan(trusting) as capstan:
@@ -276,6 +285,7 @@ async def test_x_forwarded_for_counts_from_a_trusted_proxy(settings: Settings) -
 # 4. Repositories: nothing inside the data dir, other local paths for admins only.
 
 
+@pytest.mark.one_database
 async def test_a_repo_url_into_the_data_dir_is_refused_however_it_is_spelled(
     capstan: Capstan, clients: dict[str, httpx.AsyncClient], repo: Repo, tmp_path: Path
 ) -> None:
@@ -308,6 +318,7 @@ async def test_a_repo_url_into_the_data_dir_is_refused_however_it_is_spelled(
         assert made.status_code == 422, (url, made.text)
 
 
+@pytest.mark.one_database
 async def test_a_repo_url_into_the_data_dir_stored_earlier_is_refused_at_checkout(
     capstan: Capstan, repo: Repo
 ) -> None:
@@ -329,6 +340,7 @@ async def test_a_repo_url_into_the_data_dir_stored_earlier_is_refused_at_checkou
     assert "data directory" in dep["error"] and dep["release"] is None
 
 
+@pytest.mark.one_database
 async def test_local_repos_are_for_admins_unless_the_operator_allows_them(
     settings: Settings, repo: Repo
 ) -> None:
@@ -408,6 +420,7 @@ async def everything_shown(capstan: Capstan, dep_id: str) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.one_database
 async def test_credentials_in_the_repo_url_are_used_but_never_shown(
     capstan: Capstan, git_server: GitServer
 ) -> None:
@@ -424,6 +437,7 @@ async def test_credentials_in_the_repo_url_are_used_but_never_shown(
     assert GIT_TOKEN not in (mirror / "config").read_text()
 
 
+@pytest.mark.one_database
 async def test_repository_credentials_can_come_from_project_secrets(
     capstan: Capstan, git_server: GitServer
 ) -> None:
@@ -440,6 +454,7 @@ async def test_repository_credentials_can_come_from_project_secrets(
 # 7. Login CSRF: another site cannot sign a browser in (to the attacker's account).
 
 
+@pytest.mark.one_database
 async def test_sign_in_takes_only_json_and_refuses_other_sites(capstan: Capstan) -> None:
     password = (capstan.settings.data_dir / "initial-admin-password").read_text().strip()
     body = f'{{"username": "admin", "password": "{password}"}}'
