@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
+from app.domain.pipeline import DEFAULT_TIMEOUT, MAX_GLOBS, MAX_RETRIES, MAX_STAGES, MAX_TIMEOUT
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -23,8 +25,8 @@ ROLE = {"enum": ["admin", "manager", "developer", "viewer"]}
 BODY_SCHEMAS: dict[str, Any] = {
     "Login": _object({"username": {"type": "string"}, "password": {"type": "string"}},
                      "username", "password"),
-    "Trigger": _object({"ref": {"type": "string"}, "version": {"type": "string",
-                                                                "maxLength": 255}}),
+    "Trigger": _object({"ref": {"type": "string", "maxLength": 255},
+                        "version": {"type": "string", "maxLength": 255}}),
     "ProjectRollback": _object({"to": {"type": "string", "format": "uuid"}}),
     "SecretValue": _object({"value": {"type": "string", "minLength": 4,
                                       "maxLength": 65536}}, "value"),
@@ -65,24 +67,40 @@ COMPONENTS: dict[str, Any] = {
             "required": ["name"],
             "properties": {
                 "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
-                "run": {"type": "string"},
+                "run": {"type": "string", "minLength": 1, "maxLength": 65536},
                 "approval": {"type": "boolean"},
-                "timeout": {"type": "integer", "minimum": 1, "default": 3600},
-                "retries": {"type": "integer", "minimum": 0, "default": 0},
+                "timeout": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_TIMEOUT,
+                    "default": DEFAULT_TIMEOUT,
+                },
+                "retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES, "default": 0},
             },
         },
         "Project": {
             "type": "object",
             "properties": {
                 "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
-                "repo_url": {"type": ["string", "null"]},
-                "branch": {"type": "string", "default": "main"},
-                "stages": {"type": "array", "items": {"$ref": "#/components/schemas/Stage"}},
+                "repo_url": {"type": ["string", "null"], "maxLength": 2048},
+                "branch": {"type": "string", "maxLength": 255, "default": "main"},
+                "stages": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_STAGES,
+                    "items": {"$ref": "#/components/schemas/Stage"},
+                },
                 "concurrency": {"enum": ["queue", "reject", "supersede"]},
-                "keep_releases": {"type": "integer", "minimum": 1, "default": 5},
-                "on_rollback": {"type": ["string", "null"]},
-                "deploy_tags": {"type": ["string", "null"]},
-                "paths": {"type": ["array", "null"], "items": {"type": "string"}},
+                "keep_releases": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 5},
+                "on_rollback": {"type": ["string", "null"], "maxLength": 65536},
+                "deploy_tags": {"type": ["string", "null"], "maxLength": 255},
+                "paths": {
+                    "type": ["array", "null"],
+                    "maxItems": MAX_GLOBS,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 1024},
+                },
+                "members_can_approve": {"type": "boolean"},
+                "no_self_approval": {"type": "boolean"},
                 "webhook_url": {"type": "string", "readOnly": True},
                 "webhook_urls": {
                     "type": "object",
