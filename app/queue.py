@@ -18,9 +18,10 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
-from app.engine.runner import Engine, advance
+from app.engine.bundle import Engine
+from app.engine.runner import advance
+from app.forges.statuses import post_status
 from app.models import Deployment
-from app.reporting import post_status
 
 log = logging.getLogger("capstan.queue")
 

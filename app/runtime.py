@@ -19,14 +19,15 @@ from pathlib import Path
 from redis.exceptions import RedisError
 from tortoise import Tortoise
 
-from app import auth, datadir, db
-from app.domain.vault import Vault
-from app.embedded import EmbeddedRedis
+from app import datadir, db
+from app.accounts import auth
+from app.bundled_redis import EmbeddedRedis
 from app.engine import reconciler
-from app.engine.runner import Engine
+from app.engine.bundle import Engine
 from app.engine.sandbox import Sandbox, detect
-from app.keys import open_vault
-from app.logbus import LogHub
+from app.keyring.keys import open_vault
+from app.keyring.vault import Vault
+from app.logs.bus import LogHub
 from app.metrics import Metrics
 from app.queue import CapstanWorker, JobQueue, redis_client
 from app.settings import Settings

@@ -24,9 +24,9 @@ import uvicorn
 from sse_starlette.sse import AppStatus
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from app.auth import create_token
+from app.accounts.auth import create_token
+from app.bundled_redis import redis_executable
 from app.db import migrate
-from app.embedded import redis_executable
 from app.models import User
 from app.settings import Settings
 from app.web.app import create_app, server_config

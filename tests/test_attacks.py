@@ -19,7 +19,7 @@ import pytest
 from conftest import Capstan, Repo, git, running_capstan
 from payloads import body_of, github_headers, github_push
 
-from app.auth import create_token
+from app.accounts.auth import create_token
 from app.models import User
 from app.settings import Settings
 

@@ -12,13 +12,13 @@ import pytest
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from app import audit
-from app.domain.logs import LogBatch
+from app.accounts import audit
 from app.domain.masker import Masker
 from app.domain.status import Kind, Status
 from app.engine import actions, deliveries, store
-from app.engine.logsink import LogSink
-from app.hooks.push import Push
+from app.forges.push import Push
+from app.logs.records import LogBatch
+from app.logs.sink import LogSink
 from app.models import AuditEvent, Delivery, Deployment, LogChunk, Project
 from app.runtime import Runtime, running
 from app.settings import Settings

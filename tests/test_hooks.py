@@ -21,7 +21,7 @@ from payloads import (
     sign,
 )
 
-from app.hooks.providers import GitHub
+from app.forges.providers import GitHub
 from app.settings import Settings
 
 

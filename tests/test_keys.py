@@ -11,7 +11,7 @@ import sys
 
 from conftest import running_capstan
 
-from app.domain.vault import key_id
+from app.keyring.vault import key_id
 from app.settings import Settings
 
 VALUE = "the-database-password-42"

@@ -10,7 +10,7 @@ import time
 import httpx
 from conftest import Capstan, running_capstan
 
-from app.client import sse_events
+from app.cli.client import sse_events
 from app.models import LogChunk
 from app.settings import Settings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import ConfigError
-from app.keys import parse_key
+from app.keyring.keys import parse_key
 from app.settings import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.logs import MAX_LINE_CHARS, LineSplitter, LogBatch, utf8_decoder
+from app.logs.records import MAX_LINE_CHARS, LineSplitter, LogBatch, utf8_decoder
 
 
 def split_all(chunks: list[bytes]) -> list[str]:

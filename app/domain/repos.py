@@ -3,7 +3,7 @@ credentials a URL carries (never shown: `https://***@host/...`).
 
 A local path (`/srv/git/web.git`, `file:///srv/git/web.git`) lets git read anything Capstan's
 user can: the server refuses one inside its data directory, and lets only admins use others
-unless configured otherwise (see `app/web/api.py`). Credentials in a URL are taken out of it
+unless configured otherwise (see `app/web/projects.py`). Credentials in a URL are taken out of it
 before git runs and given to git by a credential helper, as a project's `GIT_USERNAME` and
 `GIT_PASSWORD` secrets are: never in a URL stored on disk or in a process's arguments.
 """

@@ -13,15 +13,16 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from app import secretstore
 from app.domain import repos
 from app.domain.pipeline import validate_ref
 from app.domain.status import TERMINAL, Concurrency, Kind, StageStatus, Status
 from app.engine import releases
-from app.engine.runner import Engine, settle
+from app.engine.bundle import Engine
+from app.engine.runner import settle
 from app.engine.store import LeaseLost, now, save, stamp
 from app.errors import Conflict, Invalid, Throttled, Unavailable
-from app.logbus import done_batch, publish
+from app.keyring import secretstore
+from app.logs.bus import done_batch, publish
 from app.models import Deployment, Project
 
 SAVE_ATTEMPTS = 5

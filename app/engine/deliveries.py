@@ -16,12 +16,12 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app import audit
+from app.accounts import audit
 from app.domain.status import REDELIVERABLE, Kind, Outcome, TriggerType
 from app.engine.actions import NewDeployment, Submitted, announce, insert, lock_project, submit
-from app.engine.runner import Engine
+from app.engine.bundle import Engine
 from app.errors import AppError, Conflict, Unavailable
-from app.hooks.push import Push, decide
+from app.forges.push import Push, decide
 from app.models import Delivery, Deployment, Project
 
 

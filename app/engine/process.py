@@ -129,9 +129,12 @@ def kill_group(pgid: int, grace: float, spare: int | None = None) -> bool:
         members = _members(pgid)
         if not members:
             return False
-        for pid in members - {spare}:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)
+        # Oldest first: a shell hears SIGTERM before the child it waits for exits, so its
+        # trap runs (killpg would deliver to all at once; it cannot spare the leader).
+        for pid in sorted(members, key=members.__getitem__):
+            if pid != spare:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         time.sleep(0.05)
@@ -149,9 +152,9 @@ def _signal_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
-def _members(pgid: int) -> set[int]:
-    """The live (not zombie) processes of the group."""
-    pids = set()
+def _members(pgid: int) -> dict[int, int]:
+    """The live (not zombie) processes of the group, with their start times."""
+    pids = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -159,7 +162,7 @@ def _members(pgid: int) -> set[int]:
             stat = (entry / "stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
             if int(fields[2]) == pgid and fields[0] != "Z":
-                pids.add(int(entry.name))
+                pids[int(entry.name)] = int(fields[19])
     return pids
 
 

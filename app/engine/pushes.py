@@ -19,7 +19,7 @@ from __future__ import annotations
 from app.domain.pipeline import SHA
 from app.domain.status import Outcome, TriggerType
 from app.engine.releases import Mirror, Vet
-from app.hooks.push import Push, matches_any
+from app.forges.push import Push, matches_any
 from app.models import Delivery, Deployment, Project
 
 

@@ -17,7 +17,8 @@ from tortoise.expressions import Q
 
 from app.domain.status import TERMINAL, StageStatus, Status
 from app.engine import process
-from app.engine.runner import Engine, settle
+from app.engine.bundle import Engine
+from app.engine.runner import settle
 from app.engine.store import now
 from app.models import Deployment
 

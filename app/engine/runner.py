@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import time
@@ -19,46 +18,26 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-
-from app import secretstore
-from app.dbclient import settled
+from app.db.clients import settled
 from app.domain import repos
-from app.domain.logs import LogBatch
 from app.domain.masker import Masker
 from app.domain.pipeline import StageSpec, backoff
 from app.domain.status import TERMINAL, Kind, StageStatus, Status
-from app.domain.vault import Vault, VaultError
 from app.engine import process, pushes, releases, store
-from app.engine.logsink import LogSink
-from app.engine.sandbox import Sandbox
+from app.engine.bundle import Engine
 from app.engine.store import LeaseLost, now, stamp
-from app.logbus import done_batch, publish
-from app.metrics import Metrics
+from app.keyring import secretstore
+from app.keyring.vault import VaultError
+from app.logs.bus import done_batch, publish
+from app.logs.records import LogBatch
+from app.logs.sink import LogSink
 from app.models import Deployment, Project
-from app.settings import Settings
 
 log = logging.getLogger("capstan.runner")
 
 MAX_INTERRUPTIONS = 3
 
-Enqueue = Callable[[Deployment], Awaitable[object]]
 Touch = Callable[[], Awaitable[object]]
-
-
-@dataclasses.dataclass
-class Engine:
-    """What a runner needs from its process: settings, identity, Redis, the queue (to advance a
-    deployment, and to report its status to the forge it came from) and metrics."""
-
-    settings: Settings
-    holder: str
-    redis: Redis
-    enqueue: Enqueue
-    report: Enqueue
-    metrics: Metrics
-    vault: Vault
-    sandbox: Sandbox
 
 
 class Failed(Exception):

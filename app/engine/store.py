@@ -17,9 +17,9 @@ from tortoise.expressions import Q
 from tortoise.functions import Length, Max, Sum
 from tortoise.transactions import in_transaction
 
-from app.domain.logs import LogBatch
 from app.domain.status import TERMINAL, Status, can_transition
 from app.engine.releases import release_name
+from app.logs.records import LogBatch
 from app.models import Deployment, LogChunk, Project
 
 

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 from tortoise.exceptions import DBConnectionError, OperationalError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app.dbclient import DatabaseBusy
+from app.db.clients import DatabaseBusy
 from app.errors import AppError, Unavailable
 from app.runtime import running
 from app.settings import Settings

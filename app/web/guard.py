@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app import audit, auth
+from app.accounts import audit, auth
 from app.domain.access import Caller, Permission, allows, sees_project
 from app.errors import AppError, NotFound
 from app.models import ApiToken, Membership, Project, User

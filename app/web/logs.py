@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from app.domain.access import Permission
-from app.domain.logs import LogBatch, stage_marker, terminal_safe
-from app.engine.logread import follow
 from app.errors import AppError, BadRequest
-from app.web.api import runtime
+from app.logs.reader import follow
+from app.logs.records import LogBatch, stage_marker, terminal_safe
+from app.web.context import runtime
 from app.web.guard import check
 from app.web.lookup import find_deployment
 

@@ -14,7 +14,7 @@ from app.domain.status import Status
 from app.errors import Unavailable
 from app.models import Deployment
 from app.runtime import Runtime
-from app.web.api import runtime
+from app.web.context import runtime
 
 CHECK_SECONDS = 2.0
 
@@ -28,7 +28,7 @@ async def readyz(request: Request) -> Response:
     """200 when the database and Redis answer and a worker runs; else 503 naming what is down."""
     rt = runtime(request)
     checks = {
-        # Database calls run to their end (app.dbclient); the shield lets readyz answer anyway.
+        # Database calls run to their end (app.db.clients); the shield lets readyz answer anyway.
         "database": await _check(
             asyncio.shield(connections.get("default").execute_query("SELECT 1"))
         ),

@@ -11,12 +11,12 @@ from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
-from app import audit, auth
+from app.accounts import audit, auth
 from app.domain import text
 from app.domain.access import PROJECT_ROLES
 from app.errors import AppError, Conflict, Invalid, NotFound, Throttled
 from app.models import ApiToken, AuditEvent, Membership, Project, User
-from app.web.api import int_param, json_body
+from app.web.context import int_param, json_body
 from app.web.guard import (
     SECURE_COOKIE,
     SESSION_COOKIE,

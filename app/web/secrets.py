@@ -7,10 +7,11 @@ import re
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app import audit, secretstore
+from app.accounts import audit
 from app.errors import Invalid, NotFound
+from app.keyring import secretstore
 from app.models import Secret
-from app.web.api import actor, json_body, runtime
+from app.web.context import actor, json_body, runtime
 from app.web.guard import actor_of
 from app.web.lookup import find_project
 from app.web.schemas import rfc3339

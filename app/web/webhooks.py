@@ -7,14 +7,14 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app import audit
-from app.domain.vault import VaultError
+from app.accounts import audit
 from app.engine import deliveries
 from app.errors import AppError, BadRequest, NotFound
-from app.hooks.providers import PROVIDERS, Provider
-from app.hooks.push import BadPayload
+from app.forges.providers import PROVIDERS, Provider
+from app.forges.push import BadPayload
+from app.keyring.vault import VaultError
 from app.models import Delivery
-from app.web.api import actor, int_param, runtime
+from app.web.context import actor, int_param, runtime
 from app.web.guard import actor_of, client_address
 from app.web.lookup import find_project
 from app.web.schemas import delivery_json, deployment_json

@@ -12,7 +12,8 @@ import os
 import signal
 import sys
 
-from app import admin, client, datadir, db, logfmt
+from app import datadir, db, logfmt
+from app.cli import admin, client
 from app.errors import AppError, ConfigError
 from app.settings import Settings
 
@@ -274,8 +275,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def preflight(settings: Settings) -> None:
     """Migrate, check the master key and make the first admin before serving: a wrong key
     stops here, clearly, and a new admin's password is printed this once."""
-    from app.auth import ensure_admin
-    from app.keys import open_vault
+    from app.accounts.auth import ensure_admin
+    from app.keyring.keys import open_vault
 
     async def prepare() -> str | None:
         await open_vault(settings)

@@ -17,9 +17,9 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 
-from app.dbclient import settled
-from app.domain.logs import LineSplitter, LogBatch, utf8_decoder
+from app.db.clients import settled
 from app.domain.masker import Masker
+from app.logs.records import LineSplitter, LogBatch, utf8_decoder
 
 FLUSH_SECONDS = 0.1
 FLUSH_BYTES = 256 * 1024

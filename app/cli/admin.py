@@ -27,7 +27,7 @@ async def with_database(settings: Settings, work: Any) -> Any:
 
 
 def cmd_secrets_check(args: argparse.Namespace, settings: Settings) -> int:
-    from app import rotation
+    from app.keyring import rotation
 
     counts, failures = asyncio.run(with_database(settings, rotation.check(settings)))
     for kid, count in sorted(counts.items()):
@@ -40,15 +40,15 @@ def cmd_secrets_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    from app import keys, rotation
-    from app.domain.vault import key_id
+    from app.keyring import keys, rotation
+    from app.keyring.vault import key_id
 
     source = sys.stdin if args.new_key_file == "-" else open(args.new_key_file)  # noqa: SIM115
     with source:
         new_key = keys.parse_key(source.read(), "the new key")
 
     async def rotate() -> int:
-        from app import audit
+        from app.accounts import audit
 
         count = await rotation.rotate(settings, new_key)
         await audit.record(audit.Actor("cli", "system"), "key.rotate",
@@ -73,7 +73,7 @@ def read_password() -> str:
 
 
 def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
-    from app import audit, auth
+    from app.accounts import audit, auth
     from app.models import User
 
     async def create() -> None:
@@ -99,7 +99,7 @@ async def _user(username: str) -> Any:
 
 
 def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
-    from app import audit, auth
+    from app.accounts import audit, auth
 
     async def passwd() -> None:
         user = await _user(args.username)
@@ -118,7 +118,7 @@ def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     import datetime as dt
 
-    from app import audit, auth
+    from app.accounts import audit, auth
 
     async def create() -> str:
         user = await _user(args.username)
@@ -134,7 +134,7 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from app import audit
+    from app.accounts import audit
 
     checked, broken, why = asyncio.run(with_database(settings, audit.verify()))
     if broken is None:

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 
 from tortoise.transactions import in_transaction
 
-from app.domain.vault import Vault, VaultError, key_id, token_key_id
 from app.errors import ConfigError
-from app.keys import key_file, parse_key, read_keys, write_key_file
+from app.keyring.keys import key_file, parse_key, read_keys, write_key_file
+from app.keyring.vault import Vault, VaultError, key_id, token_key_id
 from app.models import Deployment, Project, Secret
 from app.settings import Settings
 

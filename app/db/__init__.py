@@ -11,16 +11,16 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 from app.settings import Settings
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 MODELS = ["app.models", "aerich.models"]
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:
-    """Tortoise's configuration, with the clients of `app.dbclient` for either dialect."""
+    """Tortoise's configuration, with the clients of `app.db.clients` for either dialect."""
     url = settings.database
     if settings.dialect == "sqlite":
         url += "?busy_timeout=5000&synchronous=NORMAL"
-    connection = expand_db_url(url) | {"engine": "app.dbclient"}
+    connection = expand_db_url(url) | {"engine": "app.db.clients"}
     return {
         "connections": {"default": connection},
         "apps": {"models": {"models": MODELS, "default_connection": "default"}},

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from app.domain.logs import LogBatch
 from app.domain.status import TERMINAL
-from app.logbus import LogHub
+from app.logs.bus import LogHub
+from app.logs.records import LogBatch
 from app.models import Deployment, LogChunk
 
 PAGE = 200

@@ -18,7 +18,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.domain.logs import LogBatch
+from app.logs.records import LogBatch
 
 log = logging.getLogger("capstan.logbus")
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from app.domain.text import unstorable
-from app.hooks.push import ZERO_SHA, BadPayload, Push, changed_paths
+from app.forges.push import ZERO_SHA, BadPayload, Push, changed_paths
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 GITHUB_LIST_LIMIT = 2048  # GitHub's documented most commits in a push payload

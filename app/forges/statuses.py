@@ -19,8 +19,8 @@ from urllib.parse import quote
 import httpx
 from redis.asyncio import Redis
 
-from app import secretstore
-from app.domain.vault import Vault
+from app.keyring import secretstore
+from app.keyring.vault import Vault
 from app.models import Deployment, Project
 from app.settings import Settings
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.domain.vault import Vault
+from app.keyring.vault import Vault
 from app.models import Project, Secret
 
 

@@ -12,8 +12,8 @@ import os
 import secrets
 from pathlib import Path
 
-from app.domain.vault import Keys, Vault, token_key_id
 from app.errors import ConfigError
+from app.keyring.vault import Keys, Vault, token_key_id
 from app.models import Deployment, Project, Secret
 from app.settings import Settings
 

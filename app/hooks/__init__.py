@@ -1,1 +1,0 @@
-"""Webhooks: each provider's deliveries become one plain `Push` at the edge."""
