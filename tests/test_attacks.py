@@ -54,7 +54,6 @@ async def member(capstan: Capstan, project: str, username: str, role: str) -> No
 # 5. Membership cannot exceed the global role.
 
 
-@pytest.mark.one_database
 async def test_a_viewer_made_owner_still_only_views(
     capstan: Capstan, clients: dict[str, httpx.AsyncClient]
 ) -> None:
@@ -91,7 +90,6 @@ async def test_a_viewer_made_owner_still_only_views(
 # 7. A non-member asking for another project's deployment learns nothing, not even its name.
 
 
-@pytest.mark.one_database
 async def test_another_projects_deployment_is_a_404_that_names_nothing(
     capstan: Capstan, clients: dict[str, httpx.AsyncClient]
 ) -> None:
@@ -193,7 +191,6 @@ async def test_the_data_dir_and_its_files_are_private(settings: Settings, repo: 
     assert {name: mode for name, mode in found.items() if mode & 0o077} == {}
 
 
-@pytest.mark.one_database
 async def test_the_initial_admin_password_file_goes_once_the_password_changes(
     settings: Settings,
 ) -> None:
@@ -285,7 +282,6 @@ async def test_x_forwarded_for_counts_from_a_trusted_proxy(settings: Settings) -
 # 4. Repositories: nothing inside the data dir, other local paths for admins only.
 
 
-@pytest.mark.one_database
 async def test_a_repo_url_into_the_data_dir_is_refused_however_it_is_spelled(
     capstan: Capstan, clients: dict[str, httpx.AsyncClient], repo: Repo, tmp_path: Path
 ) -> None:
@@ -318,7 +314,6 @@ async def test_a_repo_url_into_the_data_dir_is_refused_however_it_is_spelled(
         assert made.status_code == 422, (url, made.text)
 
 
-@pytest.mark.one_database
 async def test_a_repo_url_into_the_data_dir_stored_earlier_is_refused_at_checkout(
     capstan: Capstan, repo: Repo
 ) -> None:
@@ -340,7 +335,6 @@ async def test_a_repo_url_into_the_data_dir_stored_earlier_is_refused_at_checkou
     assert "data directory" in dep["error"] and dep["release"] is None
 
 
-@pytest.mark.one_database
 async def test_local_repos_are_for_admins_unless_the_operator_allows_them(
     settings: Settings, repo: Repo
 ) -> None:
@@ -420,7 +414,6 @@ async def everything_shown(capstan: Capstan, dep_id: str) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.one_database
 async def test_credentials_in_the_repo_url_are_used_but_never_shown(
     capstan: Capstan, git_server: GitServer
 ) -> None:
@@ -437,7 +430,6 @@ async def test_credentials_in_the_repo_url_are_used_but_never_shown(
     assert GIT_TOKEN not in (mirror / "config").read_text()
 
 
-@pytest.mark.one_database
 async def test_repository_credentials_can_come_from_project_secrets(
     capstan: Capstan, git_server: GitServer
 ) -> None:
