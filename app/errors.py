@@ -20,14 +20,19 @@ class AppError(Exception):
         *,
         code: str | None = None,
         field: str | None = None,
-        headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
-        self.headers = headers or {}
+        self.retry_after = retry_after
         if code:
             self.code = code
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What the web layer sends with it: `Retry-After` when the caller may try again."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
     def body(self) -> dict[str, object]:
         error: dict[str, object] = {"code": self.code, "message": self.message}
@@ -75,4 +80,4 @@ class Unavailable(AppError):
     code = "unavailable"
 
     def __init__(self, message: str, *, code: str | None = None, retry_after: int = 5) -> None:
-        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
+        super().__init__(message, code=code, retry_after=retry_after)

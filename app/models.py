@@ -16,6 +16,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from app.domain.status import StageState
+
 
 class Project(Model):
     id = fields.UUIDField(primary_key=True)
@@ -54,7 +56,7 @@ class Deployment(Model):
     version = fields.CharField(max_length=255, null=True, description="the user's label")
     # The stage specs frozen at trigger time, and each stage's status, attempt, exit code, times.
     pipeline: list[dict[str, Any]] = fields.JSONField()
-    stages: list[dict[str, Any]] = fields.JSONField()
+    stages: list[StageState] = fields.JSONField()
     stage_index = fields.IntField(default=0)
     trigger: dict[str, Any] = fields.JSONField()
     release = fields.CharField(max_length=255, null=True)

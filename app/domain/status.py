@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import TypedDict
 
 
 class Status(enum.StrEnum):
@@ -42,6 +43,31 @@ class StageStatus(enum.StrEnum):
 STAGE_DONE = frozenset(
     {StageStatus.SUCCEEDED, StageStatus.FAILED, StageStatus.CANCELLED, StageStatus.SKIPPED}
 )
+STAGE_STOPPABLE = frozenset({StageStatus.RUNNING, StageStatus.AWAITING_APPROVAL})
+
+
+class StageState(TypedDict, total=False):
+    """A stage of a deployment, as stored in `Deployment.stages` (JSON)."""
+
+    name: str
+    status: str  # a StageStatus
+    attempt: int
+    exit_code: int | None
+    started_at: str | None
+    finished_at: str | None
+    failures: int  # failed attempts so far (retries)
+    interruptions: int  # attempts lost to a crash or a shutdown
+    approved_by: str
+    approved_at: str
+
+
+def awaits_approval(stage: StageState | None) -> bool:
+    """Whether the stage is a gate nobody has opened yet."""
+    return bool(
+        stage
+        and stage.get("status") == StageStatus.AWAITING_APPROVAL
+        and not stage.get("approved_by")
+    )
 
 
 class Kind(enum.StrEnum):

@@ -15,14 +15,22 @@ from tortoise.transactions import in_transaction
 
 from app.domain import repos
 from app.domain.pipeline import validate_ref
-from app.domain.status import TERMINAL, Concurrency, Kind, StageStatus, Status
+from app.domain.status import (
+    STAGE_STOPPABLE,
+    TERMINAL,
+    Concurrency,
+    Kind,
+    StageStatus,
+    Status,
+    awaits_approval,
+)
 from app.engine import releases
 from app.engine.bundle import Engine
 from app.engine.runner import settle
 from app.engine.store import LeaseLost, now, save, stamp
 from app.errors import Conflict, Invalid, Throttled, Unavailable
 from app.keyring import secretstore
-from app.logs.bus import done_batch, publish
+from app.logs.bus import publish_done
 from app.models import Deployment, Project
 
 SAVE_ATTEMPTS = 5
@@ -127,7 +135,7 @@ async def insert(engine: Engine, project: Project, new: NewDeployment) -> Submit
         raise Throttled(
             f"{waiting} deployments already wait in {project.name}",
             code="backlog_full",
-            headers={"Retry-After": "30"},
+            retry_after=30,
         )
     policy = Concurrency(project.concurrency)
     if policy is Concurrency.REJECT and (
@@ -159,7 +167,7 @@ async def insert(engine: Engine, project: Project, new: NewDeployment) -> Submit
 async def announce(engine: Engine, submitted: Submitted) -> None:
     """After commit: wake the superseded deployments' log readers, enqueue, report."""
     for old in submitted.superseded:
-        await publish(engine.redis, str(old.id), done_batch(0, old.status))
+        await publish_done(engine.redis, old)
         await engine.report(old)
     await engine.enqueue(submitted.deployment)
     await engine.report(submitted.deployment)
@@ -168,12 +176,7 @@ async def announce(engine: Engine, submitted: Submitted) -> None:
 async def approve(engine: Engine, dep: Deployment, by: str) -> Deployment:
     for _ in range(SAVE_ATTEMPTS):
         stage = dep.stages[dep.stage_index] if dep.stage_index < len(dep.stages) else None
-        if (
-            dep.status != Status.IN_PROGRESS.value
-            or stage is None
-            or stage["status"] != StageStatus.AWAITING_APPROVAL.value
-            or stage.get("approved_by")
-        ):
+        if dep.status != Status.IN_PROGRESS or not awaits_approval(stage):
             raise Conflict("the deployment is not awaiting approval", code="not_awaiting_approval")
         stages = [dict(s) for s in dep.stages]
         stages[dep.stage_index].update(approved_by=by, approved_at=stamp())
@@ -195,7 +198,7 @@ async def stop(engine: Engine, dep: Deployment, status: Status, by: str) -> Depl
     """
     verb = "cancelled" if status is Status.CANCELLED else "rolled back"
     for _ in range(SAVE_ATTEMPTS):
-        if dep.status in {s.value for s in TERMINAL}:
+        if dep.status in TERMINAL:
             raise Conflict(f"the deployment is already {dep.status}", code="already_finished")
         if status is Status.ROLLED_BACK and dep.status != Status.IN_PROGRESS.value:
             raise Conflict(
@@ -206,7 +209,7 @@ async def stop(engine: Engine, dep: Deployment, status: Status, by: str) -> Depl
         except LeaseLost:
             dep = await Deployment.get(id=dep.id)
             continue
-        await publish(engine.redis, str(dep.id), done_batch(0, dep.status))
+        await publish_done(engine.redis, dep)
         await engine.report(dep)
         if dep.lease_holder is None or (dep.lease_expires and dep.lease_expires < now()):
             await settle(engine, dep)
@@ -217,7 +220,7 @@ async def stop(engine: Engine, dep: Deployment, status: Status, by: str) -> Depl
 async def _end(dep: Deployment, status: Status, error: str) -> None:
     stages = [dict(s) for s in dep.stages]
     for stage in stages:
-        if stage["status"] in (StageStatus.RUNNING.value, StageStatus.AWAITING_APPROVAL.value):
+        if stage["status"] in STAGE_STOPPABLE:
             stage.update(status=StageStatus.CANCELLED.value, finished_at=stamp())
         elif stage["status"] == StageStatus.PENDING.value:
             stage["status"] = StageStatus.SKIPPED.value

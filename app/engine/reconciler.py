@@ -15,7 +15,7 @@ import logging
 
 from tortoise.expressions import Q
 
-from app.domain.status import TERMINAL, StageStatus, Status
+from app.domain.status import TERMINAL, Status, awaits_approval
 from app.engine import process
 from app.engine.bundle import Engine
 from app.engine.runner import settle
@@ -29,9 +29,7 @@ async def reconcile(engine: Engine) -> int:
     """One pass; returns how many deployments were enqueued or settled."""
     lease_free = Q(lease_holder__isnull=True) | Q(lease_expires__lt=now())
     count = 0
-    orphaned = await Deployment.filter(
-        lease_free, active_slot__isnull=False, status__in=[s.value for s in TERMINAL]
-    )
+    orphaned = await Deployment.filter(lease_free, active_slot__isnull=False, status__in=TERMINAL)
     for dep in orphaned:
         grace = engine.settings.kill_grace_seconds
         await asyncio.to_thread(process.kill_orphans, str(dep.id), grace)
@@ -53,12 +51,7 @@ async def reconcile(engine: Engine) -> int:
 
 
 def waits_for_approval(dep: Deployment) -> bool:
-    if dep.stage_index >= len(dep.stages):
-        return False
-    stage = dep.stages[dep.stage_index]
-    return bool(
-        stage["status"] == StageStatus.AWAITING_APPROVAL.value and not stage.get("approved_by")
-    )
+    return dep.stage_index < len(dep.stages) and awaits_approval(dep.stages[dep.stage_index])
 
 
 async def run_forever(engine: Engine) -> None:

@@ -22,13 +22,13 @@ from app.db.clients import settled
 from app.domain import repos
 from app.domain.masker import Masker
 from app.domain.pipeline import StageSpec, backoff
-from app.domain.status import TERMINAL, Kind, StageStatus, Status
+from app.domain.status import TERMINAL, Kind, StageState, StageStatus, Status
 from app.engine import process, pushes, releases, store
 from app.engine.bundle import Engine
 from app.engine.store import LeaseLost, now, stamp
 from app.keyring import secretstore
 from app.keyring.vault import VaultError
-from app.logs.bus import done_batch, publish
+from app.logs.bus import publish, publish_done
 from app.logs.records import LogBatch
 from app.logs.sink import LogSink
 from app.models import Deployment, Project
@@ -79,7 +79,7 @@ async def advance(engine: Engine, deployment_id: str, touch: Touch | None = None
 async def settle(engine: Engine, dep: Deployment) -> None:
     """After a deployment ends and its processes are gone: free its slot, start the next."""
     if await store.release_slot(dep):
-        await publish(engine.redis, str(dep.id), done_batch(0, dep.status))
+        await publish_done(engine.redis, dep)
         upcoming = await store.next_pending(dep.project_id)
         if upcoming is not None:
             await engine.enqueue(upcoming)
@@ -93,7 +93,7 @@ class Runner:
         self.touch = touch
         self.lost = False
         self.write_lock = asyncio.Lock()
-        self.stages: list[dict[str, Any]] = [dict(s) for s in dep.stages]
+        self.stages: list[StageState] = [StageState(**s) for s in dep.stages]
         self.specs = [StageSpec.from_json(s) for s in dep.pipeline]
         self.masker = Masker()
 
@@ -250,7 +250,7 @@ class Runner:
                 await self._set_stage(index, status=outcome, exit_code=code, finished_at=stamp())
                 raise Failed(f"stage {spec.name} {error}")
             delay = backoff(failures)
-            state.update(failures=failures, exit_code=code)
+            state["failures"], state["exit_code"] = failures, code
             await self._save(stages=self.stages)
             await self.sink.say(f"stage {spec.name} {error}; attempt {attempt + 1} in {delay} s")
             await asyncio.sleep(delay)
@@ -334,12 +334,12 @@ class Runner:
 
     async def _settle(self) -> None:
         fresh = await Deployment.get_or_none(id=self.dep.id)
-        if fresh is not None and fresh.status in {s.value for s in TERMINAL}:
+        if fresh is not None and fresh.status in TERMINAL:
             await settle(self.engine, fresh)
 
     async def _set_stage(self, index: int, status: StageStatus, **fields: Any) -> None:
         state = self.stages[index]
-        state.update(status=status.value, **fields)
+        state.update(StageState(status=status, **fields))  # type: ignore[typeddict-item]
         await self._save(stages=self.stages, stage_index=index)
         await self.sink.stage(state["name"], status.value, state["attempt"])
 

@@ -122,9 +122,8 @@ async def complete(dep: Deployment) -> None:
 
 async def release_slot(dep: Deployment) -> bool:
     """Free the project's slot held by a finished deployment. True if it was held."""
-    terminal = [s.value for s in TERMINAL]
     count = await Deployment.filter(
-        id=dep.id, status__in=terminal, active_slot__isnull=False
+        id=dep.id, status__in=TERMINAL, active_slot__isnull=False
     ).update(active_slot=None, lease_holder=None, lease_expires=None)
     return count == 1
 

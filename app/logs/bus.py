@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.logs.records import LogBatch
+from app.models import Deployment
 
 log = logging.getLogger("capstan.logbus")
 
@@ -48,6 +49,11 @@ async def publish(redis: Redis, deployment_id: str, batch: LogBatch) -> None:
 def done_batch(cursor: int, status: str) -> LogBatch:
     """The marker published when a deployment reaches a terminal status."""
     return LogBatch("done", cursor + 1, cursor, status)
+
+
+async def publish_done(redis: Redis, dep: Deployment) -> None:
+    """Tell `dep`'s live readers it has ended: the one place "done" is published."""
+    await publish(redis, str(dep.id), done_batch(0, dep.status))
 
 
 @dataclass

@@ -17,7 +17,6 @@ from app.models import Deployment, LogChunk
 
 PAGE = 200
 IDLE_POLL_SECONDS = 2.0
-TERMINAL_VALUES = {s.value for s in TERMINAL}
 
 
 async def stored(deployment_id: str, after: int) -> AsyncIterator[LogBatch]:
@@ -56,7 +55,7 @@ async def follow(
                 yield batch
                 cursor = batch.last
             status = await _status(deployment_id)
-            if status is None or status in TERMINAL_VALUES:
+            if status is None or status in TERMINAL:
                 async for batch in stored(deployment_id, cursor):
                     yield batch
                 yield LogBatch("done", cursor + 1, cursor, status or "DELETED")

@@ -34,8 +34,9 @@ class Unauthenticated(AppError):
     status = 401
     code = "unauthenticated"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(AppError):

@@ -95,7 +95,7 @@ async def login(request: Request) -> Response:
                         user_agent=request.headers.get("user-agent"))  # fmt: skip
     if wait:
         raise Throttled("too many failed sign-ins; try again later",
-                        headers={"Retry-After": str(wait)})  # fmt: skip
+                        retry_after=wait)  # fmt: skip
     user = await User.get_or_none(username=username) if auth.USERNAME.fullmatch(username) else None
     if not await auth.verify_password(user, password) or user is None or user.disabled:
         await throttle.failed(username, client)
