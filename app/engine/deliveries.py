@@ -21,19 +21,24 @@ from app.domain.status import REDELIVERABLE, Kind, Outcome, TriggerType
 from app.engine.actions import NewDeployment, Submitted, announce, insert, lock_project, submit
 from app.engine.bundle import Engine
 from app.errors import AppError, Conflict, Unavailable
-from app.forges.push import Push, decide
+from app.forges.push import ANSWERED, Push, decide
 from app.models import Delivery, Deployment, Project
 
 
 @dataclasses.dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
+class Receipt:
+    """What became of a delivery: its outcome, the deployment it started (or, for a duplicate,
+    the one its first delivery started), and why it started none."""
+
+    outcome: Outcome
+    deployment: str | None = None
+    reason: str | None = None
+    duplicate: bool = False
 
 
 async def receive(
     engine: Engine, project: Project, push: Push, size: int, client: str | None = None
-) -> Answer:
+) -> Receipt:
     """Act on a verified delivery and record what happened (and audit what it started)."""
     submitted: Submitted | None = None
     try:
@@ -47,8 +52,8 @@ async def receive(
             source = _source(push)
             if source is not None and source != project.source:
                 await Project.filter(id=project.id).update(source=source)
-            answer, submitted = await _act(engine, project, push, source)
-            await _record(project, push, size, answer, submitted)
+            receipt, submitted = await _act(engine, project, push, source)
+            await _record(project, push, size, receipt.outcome, receipt.reason, submitted)
             if submitted is not None:
                 actor = audit.Actor(f"webhook:{push.delivery_id}", "webhook", client=client)
                 details = {"provider": push.provider, "commit": push.commit}
@@ -60,21 +65,21 @@ async def receive(
     except AppError as exc:
         if isinstance(exc, Conflict):  # `concurrency: reject`: a redelivery runs it once idle
             reason = f"{exc.message}; redeliver to deploy"
-            if await _record_undeployed(project, push, size, Outcome.REFUSED, 202, reason):
-                return Answer(202, {"ignored": reason})
+            if await _record_undeployed(project, push, size, Outcome.REFUSED, reason):
+                return Receipt(Outcome.REFUSED, reason=reason)
             return await _duplicate_of(project, push)
         # 503 asks the sender to try again; a 4xx would make GitLab disable the hook.
-        await _record_undeployed(project, push, size, Outcome.FAILED, 503, exc.message)
+        await _record_undeployed(project, push, size, Outcome.FAILED, exc.message)
         raise Unavailable(exc.message, code=exc.code) from None
     if submitted is not None:
         await announce(engine, submitted)
-    return answer
+    return receipt
 
 
 async def record_unreadable(project: Project, push: Push, size: int, reason: str) -> None:
     """Record a signed delivery whose body could not be read (answered 400), never its body;
     unless its id already stands for a delivery that was acted on."""
-    await _record_undeployed(project, push, size, Outcome.BAD_PAYLOAD, 400, reason)
+    await _record_undeployed(project, push, size, Outcome.BAD_PAYLOAD, reason)
 
 
 async def replay(engine: Engine, project: Project, delivery: Delivery, by: str) -> Deployment:
@@ -94,32 +99,27 @@ async def replay(engine: Engine, project: Project, delivery: Delivery, by: str) 
 
 async def _act(
     engine: Engine, project: Project, push: Push, source: dict[str, str] | None
-) -> tuple[Answer, Submitted | None]:
+) -> tuple[Receipt, Submitted | None]:
     if push.event == "ping":
-        return Answer(200, {"ok": True}), None
+        return Receipt(Outcome.PING), None
     decision = decide(push, project.branch, project.deploy_tags, project.paths)
     if decision.ref is None:
-        return Answer(202, {"ignored": decision.reason}), None
+        return Receipt(Outcome.IGNORED, reason=decision.reason), None
     new = NewDeployment(
         Kind.DEPLOY, _trigger(push), ref=decision.ref, commit=push.commit, report=source
     )
     submitted = await insert(engine, project, new)
-    return Answer(202, {"deployment": str(submitted.deployment.id)}), submitted
+    return Receipt(Outcome.DEPLOYED, deployment=str(submitted.deployment.id)), submitted
 
 
 async def _record(
     project: Project,
     push: Push,
     size: int,
-    answer: Answer,
-    submitted: Submitted | None,
-    outcome: Outcome | None = None,
-    reason: str | None = None,
+    outcome: Outcome,
+    reason: str | None,
+    submitted: Submitted | None = None,
 ) -> None:
-    if outcome is None:
-        ping = Outcome.PING if push.event == "ping" else Outcome.IGNORED
-        outcome = Outcome.DEPLOYED if submitted else ping
-        reason = answer.body.get("ignored")
     await Delivery.create(
         id=uuid.uuid4(),
         project_id=project.id,
@@ -128,7 +128,7 @@ async def _record(
         event=push.event,
         outcome=outcome.value,
         reason=reason,
-        status_code=answer.status,
+        status_code=ANSWERED[outcome],
         deployment_id=submitted.deployment.id if submitted else None,
         push=push.to_json() if push.event == "push" else None,
         size=size,
@@ -136,7 +136,7 @@ async def _record(
 
 
 async def _record_undeployed(
-    project: Project, push: Push, size: int, outcome: Outcome, status: int, reason: str
+    project: Project, push: Push, size: int, outcome: Outcome, reason: str
 ) -> bool:
     """Record a delivery that started nothing, in place of an earlier redeliverable record of
     its id. False when its id stands for one that was acted on meanwhile."""
@@ -146,17 +146,17 @@ async def _record_undeployed(
                 project_id=project.id,
                 provider=push.provider,
                 delivery_id=push.delivery_id,
-                outcome__in=[o.value for o in REDELIVERABLE],
+                outcome__in=REDELIVERABLE,
             ).delete()
-            await _record(project, push, size, Answer(status, {}), None, outcome, reason)
+            await _record(project, push, size, outcome, reason)
     except IntegrityError:
         return False
     return True
 
 
-async def _duplicate_of(project: Project, push: Push) -> Answer:
+async def _duplicate_of(project: Project, push: Push) -> Receipt:
     previous = await _previous(project, push)
-    return _duplicate(previous) if previous else Answer(200, {"duplicate": True})
+    return _duplicate(previous) if previous else Receipt(Outcome.IGNORED, duplicate=True)
 
 
 async def _previous(project: Project, push: Push) -> Delivery | None:
@@ -165,9 +165,9 @@ async def _previous(project: Project, push: Push) -> Delivery | None:
     )
 
 
-def _duplicate(previous: Delivery) -> Answer:
+def _duplicate(previous: Delivery) -> Receipt:
     deployment = str(previous.deployment_id) if previous.deployment_id else None
-    return Answer(200, {"duplicate": True, "deployment": deployment})
+    return Receipt(Outcome(previous.outcome), deployment=deployment, duplicate=True)
 
 
 def _trigger(push: Push, by: str | None = None) -> dict[str, Any]:

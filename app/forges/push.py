@@ -12,12 +12,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.domain.pipeline import GIT_REF, SHA
+from app.domain.status import Outcome
 
 ZERO_SHA = "0" * 40
 
 
 class BadPayload(Exception):
     """The body cannot be read as the provider's payload."""
+
+
+# The HTTP status a forge is answered for each outcome (kept on the delivery's record): never
+# a 4xx for a push that merely does not deploy, since GitLab disables a hook on 4xx answers.
+ANSWERED: dict[Outcome, int] = {
+    Outcome.DEPLOYED: 202,
+    Outcome.IGNORED: 202,
+    Outcome.REFUSED: 202,
+    Outcome.PING: 200,
+    Outcome.FAILED: 503,
+    Outcome.BAD_PAYLOAD: 400,
+}
 
 
 @dataclasses.dataclass(frozen=True)

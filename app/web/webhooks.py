@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.accounts import audit
+from app.domain.status import Outcome
 from app.engine import deliveries
 from app.errors import AppError, BadRequest, NotFound
 from app.forges.providers import PROVIDERS, Provider
-from app.forges.push import BadPayload
+from app.forges.push import ANSWERED, BadPayload
 from app.keyring.vault import VaultError
 from app.models import Delivery
 from app.web.context import actor, int_param, runtime
@@ -56,8 +57,21 @@ async def _receive(request: Request, provider: Provider) -> Response:
         await deliveries.record_unreadable(project, envelope, len(body), str(exc))
         raise BadRequest(str(exc), code="bad_payload") from None
     engine = runtime(request).engine
-    answer = await deliveries.receive(engine, project, push, len(body), client_address(request))
-    return JSONResponse(answer.body, status_code=answer.status)
+    receipt = await deliveries.receive(engine, project, push, len(body), client_address(request))
+    return _answer(receipt)
+
+
+def _answer(receipt: deliveries.Receipt) -> Response:
+    """The forge's answer: 200 for a duplicate or a ping, else the outcome's status."""
+    if receipt.duplicate:
+        return JSONResponse({"duplicate": True, "deployment": receipt.deployment})
+    if receipt.outcome is Outcome.DEPLOYED:
+        body: dict[str, object] = {"deployment": receipt.deployment}
+    elif receipt.outcome is Outcome.PING:
+        body = {"ok": True}
+    else:
+        body = {"ignored": receipt.reason}
+    return JSONResponse(body, status_code=ANSWERED[receipt.outcome])
 
 
 async def list_deliveries(request: Request) -> Response:
