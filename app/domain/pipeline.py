@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.domain import repos
-from app.domain.status import Concurrency
+from app.domain.status import Concurrency, StageStatus
 from app.errors import Invalid
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -21,6 +21,12 @@ DEFAULT_TIMEOUT = 3600
 MAX_TIMEOUT = 7 * 24 * 3600
 MAX_RETRIES = 10
 MAX_STAGES = 50
+MAX_SCRIPT = 65536  # a stage's `run`, a project's `on_rollback`
+MAX_REPO_URL = 2048
+MAX_TAG_GLOB = 255
+MAX_GLOB = 1024
+KEEP_RELEASES = 5
+MAX_KEEP_RELEASES = 1000
 
 EDITABLE = (
     "repo_url",
@@ -63,9 +69,30 @@ def backoff(attempt: int) -> int:
     return BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1]
 
 
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What an attempt's exit means for its stage: `status` succeeded or failed, or (when a
+    retry is left) `retry_in` seconds before the next attempt."""
+
+    status: StageStatus
+    failures: int
+    retry_in: int | None = None
+
+
+def judge(exit_code: int | None, failures: int, retries: int) -> Verdict:
+    """Fold one attempt's exit code (None: it timed out) into its stage's state, given the
+    failed attempts before it and the retries the stage allows."""
+    if exit_code == 0:
+        return Verdict(StageStatus.SUCCEEDED, failures)
+    failures += 1
+    if failures > retries:
+        return Verdict(StageStatus.FAILED, failures)
+    return Verdict(StageStatus.FAILED, failures, retry_in=backoff(failures))
+
+
 def validate_name(name: object) -> str:
     if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
-        raise Invalid("name must match ^[a-z0-9][a-z0-9-]{0,62}$", field="name")
+        raise Invalid(f"name must match {PROJECT_NAME.pattern}", field="name")
     return name
 
 
@@ -113,7 +140,7 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         out.setdefault("repo_url", None)
         out.setdefault("branch", "main")
         out.setdefault("concurrency", Concurrency.QUEUE.value)
-        out.setdefault("keep_releases", 5)
+        out.setdefault("keep_releases", KEEP_RELEASES)
         out.setdefault("on_rollback", None)
         out.setdefault("deploy_tags", None)
         out.setdefault("paths", None)
@@ -125,7 +152,7 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
 def _repo_url(value: object) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 2048 or value.startswith("-"):
+    if not isinstance(value, str) or len(value) > MAX_REPO_URL or value.startswith("-"):
         raise Invalid("repo_url must be a git URL or a local path", field="repo_url")
     if any(ch in value for ch in "\x00\n\r"):
         raise Invalid("repo_url must be a git URL or a local path", field="repo_url")
@@ -141,15 +168,16 @@ def _concurrency(value: object) -> str:
 
 
 def _keep_releases(value: object) -> int:
-    if not _is_int(value) or not 1 <= value <= 1000:  # type: ignore[operator]
-        raise Invalid("keep_releases must be an integer from 1 to 1000", field="keep_releases")
+    if not _is_int(value) or not 1 <= value <= MAX_KEEP_RELEASES:  # type: ignore[operator]
+        message = f"keep_releases must be an integer from 1 to {MAX_KEEP_RELEASES}"
+        raise Invalid(message, field="keep_releases")
     return value  # type: ignore[return-value]
 
 
 def _on_rollback(value: object) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 65536:
+    if not isinstance(value, str) or len(value) > MAX_SCRIPT:
         raise Invalid("on_rollback must be a bash script", field="on_rollback")
     return value
 
@@ -163,7 +191,7 @@ def _flag(value: object, field: str = "") -> bool:
 def _deploy_tags(value: object) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 255:
+    if not isinstance(value, str) or len(value) > MAX_TAG_GLOB:
         raise Invalid("deploy_tags must be a glob such as v*", field="deploy_tags")
     return value
 
@@ -174,7 +202,7 @@ def _paths(value: object) -> list[str] | None:
     if not isinstance(value, list) or len(value) > MAX_GLOBS:
         raise Invalid(f"paths must be a list of at most {MAX_GLOBS} globs", field="paths")
     for i, glob in enumerate(value):
-        if not isinstance(glob, str) or not glob or len(glob) > 1024:
+        if not isinstance(glob, str) or not glob or len(glob) > MAX_GLOB:
             raise Invalid("each path must be a non-empty glob", field=f"paths[{i}]")
     return value or None
 
@@ -201,9 +229,9 @@ def _stage(i: int, item: object) -> StageSpec:
         raise Invalid(f"unknown stage field {unknown[0]!r}", field=f"{where}.{unknown[0]}")
     name = item.get("name")
     if not isinstance(name, str) or not STAGE_NAME.fullmatch(name):
-        raise Invalid("stage name must match ^[a-z0-9][a-z0-9_-]{0,62}$", field=f"{where}.name")
+        raise Invalid(f"stage name must match {STAGE_NAME.pattern}", field=f"{where}.name")
     run = item.get("run")
-    if run is not None and (not isinstance(run, str) or not run.strip() or len(run) > 65536):
+    if run is not None and (not isinstance(run, str) or not run.strip() or len(run) > MAX_SCRIPT):
         raise Invalid("run must be a non-empty bash script", field=f"{where}.run")
     approval = item.get("approval", False)
     if not isinstance(approval, bool):

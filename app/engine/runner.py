@@ -21,7 +21,7 @@ from typing import Any
 from app.db.clients import settled
 from app.domain import repos
 from app.domain.masker import Masker
-from app.domain.pipeline import StageSpec, backoff
+from app.domain.pipeline import StageSpec, backoff, judge
 from app.domain.status import TERMINAL, Kind, StageState, StageStatus, Status
 from app.engine import process, pushes, releases, store
 from app.engine.bundle import Engine
@@ -236,22 +236,21 @@ class Runner:
                 error = f"exited with code {code}"
             except process.StageTimeout as exc:
                 code, error = None, str(exc)
-            succeeded = code == 0
-            outcome = StageStatus.SUCCEEDED if succeeded else StageStatus.FAILED
-            self.engine.metrics.stage_seconds.labels(outcome.value).observe(
+            verdict = judge(code, state.get("failures", 0), spec.retries)
+            self.engine.metrics.stage_seconds.labels(verdict.status.value).observe(
                 time.monotonic() - started
             )
-            if succeeded:
-                await self._set_stage(index, status=outcome, exit_code=0, finished_at=stamp())
+            if verdict.retry_in is None:
+                await self._set_stage(
+                    index, status=verdict.status, exit_code=code, finished_at=stamp()
+                )
+                if verdict.status is StageStatus.FAILED:
+                    raise Failed(f"stage {spec.name} {error}")
                 await self._save(stage_index=index + 1)
                 return
-            failures = state.get("failures", 0) + 1
-            if failures > spec.retries:
-                await self._set_stage(index, status=outcome, exit_code=code, finished_at=stamp())
-                raise Failed(f"stage {spec.name} {error}")
-            delay = backoff(failures)
-            state["failures"], state["exit_code"] = failures, code
+            state["failures"], state["exit_code"] = verdict.failures, code
             await self._save(stages=self.stages)
+            delay = verdict.retry_in
             await self.sink.say(f"stage {spec.name} {error}; attempt {attempt + 1} in {delay} s")
             await asyncio.sleep(delay)
 
