@@ -266,11 +266,6 @@ def activate(project_dir: Path, name: str) -> None:
         os.close(fd)
 
 
-def current_release(project_dir: Path) -> str | None:
-    link = project_dir / "current"
-    return os.readlink(link) if link.is_symlink() else None
-
-
 def prune(project_dir: Path, keep: int, protect: set[str]) -> list[str]:
     """Delete all but the `keep` newest releases, never one named in `protect`."""
     releases = project_dir / "releases"

@@ -1,4 +1,8 @@
-"""The OpenAPI 3.1 document, generated from the route list: no route can be left out of it."""
+"""The OpenAPI 3.1 document, generated from the route list: no route can be left out of it.
+
+Every pattern and bound comes from the constant the handler or validator checks with, so the
+document cannot promise what the API refuses (tests/test_docs.py holds them to it).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,14 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from app.domain.pipeline import DEFAULT_TIMEOUT, MAX_GLOBS, MAX_RETRIES, MAX_STAGES, MAX_TIMEOUT
+from app.accounts.auth import MAX_PASSWORD, MIN_PASSWORD
+from app.accounts.auth import USERNAME as USERNAME_PATTERN
+from app.domain import pipeline as spec
+from app.domain.access import PROJECT_ROLES, ROLES
+from app.domain.status import Concurrency, Kind, Status
+from app.web.logs import CURSOR as CURSOR_PATTERN
+from app.web.projects import WEBHOOK_SECRET
+from app.web.secrets import MAX_VALUE, MIN_MASKABLE, SECRET_NAME
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -19,18 +30,25 @@ def _object(properties: dict[str, Any], *required: str) -> dict[str, Any]:
     return schema
 
 
-USERNAME = {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$"}
-PASSWORD = {"type": "string", "minLength": 8, "maxLength": 1024}
-ROLE = {"enum": ["admin", "manager", "developer", "viewer"]}
+def _pattern(regex: re.Pattern[str]) -> dict[str, Any]:
+    """A string schema for a regex the API applies with `fullmatch`."""
+    body = regex.pattern.removeprefix("^").removesuffix("$")
+    return {"type": "string", "pattern": f"^{body}$"}
+
+
+USERNAME = _pattern(USERNAME_PATTERN)
+PASSWORD = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
+ROLE = {"enum": list(ROLES)}
+SCRIPT = {"type": "string", "minLength": 1, "maxLength": spec.MAX_SCRIPT}
 BODY_SCHEMAS: dict[str, Any] = {
     "Login": _object({"username": {"type": "string"}, "password": {"type": "string"}},
                      "username", "password"),
     "Trigger": _object({"ref": {"type": "string", "maxLength": 255},
                         "version": {"type": "string", "maxLength": 255}}),
     "ProjectRollback": _object({"to": {"type": "string", "format": "uuid"}}),
-    "SecretValue": _object({"value": {"type": "string", "minLength": 4,
-                                      "maxLength": 65536}}, "value"),
-    "Member": _object({"role": {"enum": ["owner", "member"]}}, "role"),
+    "SecretValue": _object({"value": {"type": "string", "minLength": MIN_MASKABLE,
+                                      "maxLength": MAX_VALUE}}, "value"),
+    "Member": _object({"role": {"enum": list(PROJECT_ROLES)}}, "role"),
     "NewUser": _object({"username": USERNAME, "password": PASSWORD, "role": ROLE},
                        "username", "password"),
     "UserChange": _object({"role": ROLE, "disabled": {"type": "boolean"},
@@ -66,38 +84,48 @@ COMPONENTS: dict[str, Any] = {
             "type": "object",
             "required": ["name"],
             "properties": {
-                "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
-                "run": {"type": "string", "minLength": 1, "maxLength": 65536},
+                "name": _pattern(spec.STAGE_NAME),
+                "run": SCRIPT,
                 "approval": {"type": "boolean"},
                 "timeout": {
                     "type": "integer",
                     "minimum": 1,
-                    "maximum": MAX_TIMEOUT,
-                    "default": DEFAULT_TIMEOUT,
+                    "maximum": spec.MAX_TIMEOUT,
+                    "default": spec.DEFAULT_TIMEOUT,
                 },
-                "retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES, "default": 0},
+                "retries": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": spec.MAX_RETRIES,
+                    "default": 0,
+                },
             },
         },
         "Project": {
             "type": "object",
             "properties": {
-                "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
-                "repo_url": {"type": ["string", "null"], "maxLength": 2048},
+                "name": _pattern(spec.PROJECT_NAME),
+                "repo_url": {"type": ["string", "null"], "maxLength": spec.MAX_REPO_URL},
                 "branch": {"type": "string", "maxLength": 255, "default": "main"},
                 "stages": {
                     "type": "array",
                     "minItems": 1,
-                    "maxItems": MAX_STAGES,
+                    "maxItems": spec.MAX_STAGES,
                     "items": {"$ref": "#/components/schemas/Stage"},
                 },
-                "concurrency": {"enum": ["queue", "reject", "supersede"]},
-                "keep_releases": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 5},
-                "on_rollback": {"type": ["string", "null"], "maxLength": 65536},
-                "deploy_tags": {"type": ["string", "null"], "maxLength": 255},
+                "concurrency": {"enum": [c.value for c in Concurrency]},
+                "keep_releases": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": spec.MAX_KEEP_RELEASES,
+                    "default": spec.KEEP_RELEASES,
+                },
+                "on_rollback": {"type": ["string", "null"], "maxLength": spec.MAX_SCRIPT},
+                "deploy_tags": {"type": ["string", "null"], "maxLength": spec.MAX_TAG_GLOB},
                 "paths": {
                     "type": ["array", "null"],
-                    "maxItems": MAX_GLOBS,
-                    "items": {"type": "string", "minLength": 1, "maxLength": 1024},
+                    "maxItems": spec.MAX_GLOBS,
+                    "items": {"type": "string", "minLength": 1, "maxLength": spec.MAX_GLOB},
                 },
                 "members_can_approve": {"type": "boolean"},
                 "no_self_approval": {"type": "boolean"},
@@ -113,7 +141,7 @@ COMPONENTS: dict[str, Any] = {
         "WebhookSecret": {
             "type": "object",
             "description": "optional: without `secret`, a random one is made",
-            "properties": {"secret": {"type": "string", "pattern": "^[!-~]{16,256}$"}},
+            "properties": {"secret": _pattern(WEBHOOK_SECRET)},
             "additionalProperties": False,
         },
         "Deployment": {
@@ -122,17 +150,8 @@ COMPONENTS: dict[str, Any] = {
                 "id": {"type": "string"},
                 "project": {"type": "string"},
                 "seq": {"type": "integer"},
-                "kind": {"enum": ["deploy", "rollback", "redeploy"]},
-                "status": {
-                    "enum": [
-                        "PENDING",
-                        "IN_PROGRESS",
-                        "COMPLETED",
-                        "FAILED",
-                        "CANCELLED",
-                        "ROLLED_BACK",
-                    ]
-                },
+                "kind": {"enum": [k.value for k in Kind]},
+                "status": {"enum": [s.value for s in Status]},
                 "stages": {"type": "array", "items": {"type": "object"}},
             },
         },
@@ -163,9 +182,9 @@ OPTIONAL_BODIES = {
     ("POST", "/api/v1/tokens"),
 }
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "project": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+    "project": _pattern(spec.PROJECT_NAME),
     "username": USERNAME,
-    "name": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]{0,127}$"},
+    "name": _pattern(SECRET_NAME),
     "deployment": {"type": "string", "format": "uuid"},
     "delivery": {"type": "string", "format": "uuid"},
     "token": {"type": "string", "format": "uuid"},
@@ -180,7 +199,7 @@ def _limit(high: int) -> dict[str, Any]:
     return _query("limit", {"type": "integer", "minimum": 1, "maximum": high})
 
 
-CURSOR = {"type": "string", "pattern": "^[0-9]{1,18}$"}
+CURSOR = _pattern(CURSOR_PATTERN)
 PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("GET", "/api/v1/projects/{project}/deployments"): [
         _limit(100), _query("before", {"type": "integer", "minimum": 1})],

@@ -1,4 +1,4 @@
-"""JSON shapes of the API's objects, exactly as `shared/API.md` describes them."""
+"""JSON shapes of the API's objects (the README's "HTTP API" section lists the routes)."""
 
 from __future__ import annotations
 
