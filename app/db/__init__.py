@@ -11,7 +11,12 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 from app.settings import Settings
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# Installed, the top-level `migrations/` folder is the package `app.migrations` (pyproject.toml);
+# in a source tree (or an editable install) it stays at the top level.
+_INSTALLED = Path(__file__).resolve().parents[1] / "migrations"
+MIGRATIONS = (
+    _INSTALLED if _INSTALLED.is_dir() else Path(__file__).resolve().parents[2] / "migrations"
+)
 MODELS = ["app.models", "aerich.models"]
 
 
