@@ -204,3 +204,24 @@ def test_every_file_the_code_and_readme_cite_exists() -> None:
     cited |= {("README.md", path) for path in re.findall(r"`" + PATH.pattern + "`", README)}
     assert ("app/web/openapi.py", "tests/test_docs.py") in cited
     assert sorted(c for c in cited if not (ROOT / c[1]).exists()) == []
+
+
+def _architecture() -> dict[str, set[str]]:
+    """The README's Architecture table: each folder and the modules it names."""
+    section = README.split("## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([\w/]+/)` \|.*\|(.*)\|$", section, re.M)
+    return {folder: set(re.findall(r"`(\w+)`", modules)) for folder, modules in rows}
+
+
+def test_the_architecture_section_names_every_folder_and_module_there_is() -> None:
+    table = _architecture()
+    packages = {
+        f"{path.parent.relative_to(ROOT)}/" for path in (ROOT / "app").glob("*/__init__.py")
+    }
+    assert set(table) == {"app/", "migrations/", *packages}
+    for folder, modules in table.items():
+        there = {
+            path.stem for path in (ROOT / folder).glob("*.py") if not path.stem.startswith("__")
+        }
+        assert modules == (there if folder != "migrations/" else set()), folder
+    assert (ROOT / "migrations/sqlite").is_dir() and (ROOT / "migrations/postgres").is_dir()
