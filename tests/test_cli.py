@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from conftest import Capstan
 
+from app.cli.main import banner, build_parser, main
 
-async def capstan_cli(target: Capstan | str, *args: str) -> tuple[int, str, str]:
-    """Run the CLI against a running Capstan (with its admin token) or a bare URL."""
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+async def capstan_cli(
+    target: Capstan | str, *args: str, stdin: str = "", token: str | None = None
+) -> tuple[int, str, str]:
+    """Run the CLI against a running Capstan (with its admin token, or `token`) or a bare URL,
+    with `stdin` as its standard input."""
     if isinstance(target, str):
-        url, token = target, ""
+        url = target
     else:
         url = target.settings.url
-        token = target.http.headers["Authorization"].removeprefix("Bearer ")
+        admin = target.http.headers["Authorization"].removeprefix("Bearer ")
+        token = admin if token is None else token
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app.cli", *args,
-        env={**os.environ, "CAPSTAN_URL": url, "CAPSTAN_TOKEN": token},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "CAPSTAN_URL": url, "CAPSTAN_TOKEN": token or ""},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -92,6 +104,60 @@ async def test_status_and_logs(capstan: Capstan) -> None:
 
 async def test_client_errors_are_reported_with_their_code(capstan: Capstan) -> None:
     code, _out, err = await capstan_cli(capstan, "deploy", "missing")
-    assert code == 1 and "project_not_found" in err
+    assert code == 3 and "project_not_found" in err
     code, _out, err = await capstan_cli("http://127.0.0.1:9", "status", "x")
-    assert code == 1 and "cannot reach Capstan" in err
+    assert code == 6 and "cannot reach Capstan" in err
+
+
+def readme_commands() -> set[tuple[str, ...]]:
+    """The commands the README's Command line block lists: each `capstan` line's leading words."""
+    section = README.read_text().split("## Command line\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```\n", 2)[1]
+    commands: set[tuple[str, ...]] = set()
+    for line in block.splitlines():
+        if line.startswith("capstan "):
+            words = re.match(r"capstan((?: [a-z][a-z-]*)+)", line)
+            assert words, line
+            commands.add(tuple(words.group(1).split()))
+    return commands
+
+
+def parser_commands(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> set[tuple[str, ...]]:
+    """Every command the parser knows, groups and their commands, as tuples of words."""
+    found: set[tuple[str, ...]] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= {(*prefix, name)} | parser_commands(sub, (*prefix, name))
+    return found
+
+
+def test_the_readme_lists_every_command_and_each_has_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    listed = readme_commands()
+    known = parser_commands(build_parser())
+    leaves = {c for c in known if not any(o[: len(c)] == c and o != c for o in known)}
+    assert listed <= known, f"in the README but not the CLI: {sorted(listed - known)}"
+    missing = {c for c in leaves if c not in listed and not (c[-1] == "ls" and c[:-1] in listed)}
+    assert not missing, f"not in the README: {sorted(missing)}"
+    for command in sorted(listed):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--help"])
+        assert exited.value.code == 0
+        assert f"usage: capstan {' '.join(command)}" in capsys.readouterr().out
+
+
+async def test_the_banner_names_only_addresses_that_answer(capstan: Capstan) -> None:
+    text = banner(capstan.settings)
+    gets = re.findall(r"(?<!POST )(http://\S+)", text)
+    posts = re.findall(r"POST (http://\S+)", text)
+    assert gets and posts
+    for url in gets:
+        response = await capstan.http.get(url)
+        assert response.status_code == 200, url
+    for url in posts:  # answers: a sign-in without credentials is refused, not unknown
+        response = await capstan.http.post(url, json={})
+        assert response.status_code not in (404, 405), url

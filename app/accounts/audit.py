@@ -33,9 +33,6 @@ class Actor:
     user_agent: str | None = None
 
 
-SYSTEM = Actor("capstan", "system")
-
-
 def canonical(event: dict[str, Any]) -> bytes:
     return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str).encode()
 

@@ -51,7 +51,7 @@ def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
         from app.accounts import audit
 
         count = await rotation.rotate(settings, new_key)
-        await audit.record(audit.Actor("cli", "system"), "key.rotate",
+        await audit.record(_actor(), "key.rotate",
                            details={"key_id": key_id(new_key), "values": count})  # fmt: skip
         return count
 
@@ -61,6 +61,12 @@ def cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
         "the old key is no longer needed"
     )
     return 0
+
+
+def _actor() -> Any:
+    from app.accounts import audit
+
+    return audit.Actor("cli", "system")
 
 
 def read_password() -> str:
@@ -73,42 +79,22 @@ def read_password() -> str:
 
 
 def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
-    from app.accounts import audit, auth
-    from app.models import User
+    from app.accounts import users
 
     async def create() -> None:
-        username = auth.check_username(args.username)
-        role = auth.check_role(args.role)
-        password_hash = await auth.hash_password(read_password(), username)
-        await User.create(username=username, password_hash=password_hash, role=role)
-        await audit.record(audit.Actor("cli", "system"), "user.create", target=username,
-                           details={"role": role})  # fmt: skip
+        await users.create(_actor(), args.username, read_password(), args.role)
 
     asyncio.run(with_database(settings, create()))
     print(f"created user {args.username} ({args.role})")
     return 0
 
 
-async def _user(username: str) -> Any:
-    from app.models import User
-
-    user = await User.get_or_none(username=username)
-    if user is None:
-        raise ConfigError(f"no user {username!r}")
-    return user
-
-
 def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
-    from app.accounts import audit, auth
+    from app.accounts import users
 
     async def passwd() -> None:
-        user = await _user(args.username)
-        user.password_hash = await auth.hash_password(read_password(), user.username)
-        await user.save()
-        await auth.end_sessions(user.id)
-        await auth.retire_initial_password(settings.data_dir)
-        await audit.record(audit.Actor("cli", "system"), "user.update", target=user.username,
-                           details={"password_changed": True})  # fmt: skip
+        user = await users.find(args.username)
+        await users.update(_actor(), user, settings.data_dir, password=read_password())
 
     asyncio.run(with_database(settings, passwd()))
     print(f"password of {args.username} changed; their sessions ended")
@@ -116,17 +102,11 @@ def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
-    import datetime as dt
-
-    from app.accounts import audit, auth
+    from app.accounts import users
 
     async def create() -> str:
-        user = await _user(args.username)
-        days = args.expires_days
-        expires = auth.now() + dt.timedelta(days=days) if days else None
-        token, secret = await auth.create_token(user, args.name, expires)
-        await audit.record(audit.Actor("cli", "system"), "token.create", target=str(token.id),
-                           details={"user": user.username, "name": args.name})  # fmt: skip
+        user = await users.find(args.username)
+        _, secret = await users.issue_token(_actor(), user, args.name, args.expires_days)
         return secret
 
     print(asyncio.run(with_database(settings, create())))

@@ -1,5 +1,6 @@
 """The CLI's client commands: `deploy`, `logs`, `status`, over the HTTP API at `CAPSTAN_URL`
-(with `CAPSTAN_TOKEN`)."""
+(with `CAPSTAN_TOKEN`), and the plumbing every client command shares (`app.cli.projects`,
+`app.cli.people`)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,20 @@ from typing import Any
 
 import httpx
 
+from app.cli.exits import Exit, for_status
+from app.errors import ConfigError
 from app.settings import Settings
 
 USER_AGENT = "capstan-cli/0.1"
 
 
 class ClientError(Exception):
-    """The server refused or could not be reached; the message says why."""
+    """The server refused or could not be reached; the message says why, `exit` what a
+    script sees."""
+
+    def __init__(self, message: str, exit: Exit = Exit.ERROR) -> None:
+        super().__init__(message)
+        self.exit = exit
 
 
 def client(settings: Settings) -> httpx.Client:
@@ -32,8 +40,12 @@ def request(settings: Settings, method: str, path: str, **kwargs: Any) -> dict[s
         with client(settings) as http:
             response = http.request(method, path, **kwargs)
     except httpx.HTTPError as exc:
-        raise ClientError(f"cannot reach Capstan at {settings.url}: {exc}") from None
+        raise unreachable(settings, exc) from None
     return _json_or_raise(response)
+
+
+def unreachable(settings: Settings, exc: httpx.HTTPError) -> ClientError:
+    return ClientError(f"cannot reach Capstan at {settings.url}: {exc}", Exit.UNAVAILABLE)
 
 
 def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
@@ -44,13 +56,38 @@ def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
     if response.is_error:
         error = body.get("error", {})
         message = error.get("message") or response.reason_phrase
-        raise ClientError(f"{message} ({response.status_code} {error.get('code', '')})".strip())
+        code = " ".join(str(part) for part in (response.status_code, error.get("code")) if part)
+        raise ClientError(f"{message} ({code})", for_status(response.status_code))
     return body
 
 
+def json_flag(parser: argparse.ArgumentParser) -> None:
+    """`--json`; absent, it leaves the value the top-level parser set (False) alone, so a group
+    and its commands can both take it."""
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the API's JSON")  # fmt: skip
+
+
+def show_json(body: object) -> int:
+    print(json.dumps(body, indent=2))
+    return Exit.OK
+
+
+def report(args: argparse.Namespace, body: dict[str, Any], text: str) -> int:
+    """`body` as JSON with --json, else `text`."""
+    if args.json:
+        return show_json(body)
+    print(text)
+    return Exit.OK
+
+
 def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
+    if args.json and args.follow:
+        raise ConfigError("--json prints the new deployment; it does not --follow")
     body = {k: v for k, v in (("ref", args.ref), ("version", args.version_label)) if v}
     dep = request(settings, "POST", f"/api/v1/projects/{args.project}/deployments", json=body)
+    if args.json:
+        return show_json(dep)
     print(f"deployment {dep['id']} (#{dep['seq']}) queued for {dep['project']}", file=sys.stderr)
     if not args.follow:
         print(dep["id"])
@@ -66,7 +103,7 @@ def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
         with client(settings) as http:
             response = http.get(f"/api/v1/deployments/{args.id}/logs", params={"follow": "0"})
     except httpx.HTTPError as exc:
-        raise ClientError(f"cannot reach Capstan at {settings.url}: {exc}") from None
+        raise unreachable(settings, exc) from None
     if response.is_error:
         _json_or_raise(response)
     sys.stdout.write(response.text)
@@ -76,8 +113,7 @@ def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     dep = request(settings, "GET", f"/api/v1/deployments/{args.id}")
     if args.json:
-        print(json.dumps(dep, indent=2))
-        return 0
+        return show_json(dep)
     print(f"deployment {dep['id']}  #{dep['seq']}  {dep['project']}  {dep['kind']}")
     print(f"status:  {dep['status']}" + (f"  ({dep['error']})" if dep["error"] else ""))
     print(f"ref:     {dep['ref'] or '-'}  commit {dep['commit'] or '-'}")

@@ -13,29 +13,42 @@ import signal
 import sys
 
 from app import datadir, db, logfmt
-from app.cli import admin, client
+from app.cli import admin, client, people, projects
+from app.cli.exits import HELP as EXIT_HELP
+from app.cli.exits import Exit, for_status
 from app.errors import AppError, ConfigError
 from app.settings import Settings
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 usage: capstan <command> [<args>]
 
 Capstan deploys your projects: git push (or a trigger), and it runs your pipeline.
 
 Run a server
-   serve      Start Capstan: API, web pages, log streams and a worker
+   serve      Start Capstan: the API, log streams and a worker
    worker     Run deployments only (more workers on a shared database and Redis scale out)
    migrate    Apply database migrations and exit
-   secrets    Check stored secrets, or rotate the master key
+
+Maintain its database directly (no server needed)
+   secrets    check | rotate-key: decrypt every stored value, or rotate the master key
    user       Create users, set passwords
    token      Create an API token for a user
    audit      Verify the audit trail's hash chain
 
-Work with a running server (CAPSTAN_URL, default http://127.0.0.1:8000)
+Work with a running server (CAPSTAN_URL, default http://127.0.0.1:8000; CAPSTAN_TOKEN)
+   projects   List, show, create and delete projects
    deploy     Trigger a deployment of a project
    logs       Print a deployment's log, or follow it live
    status     Show a deployment and its stages
+   approve    Approve a deployment waiting at a gate
+   cancel     Cancel a deployment
+   rollback   Stop a deployment, or roll a project back to an earlier release
+   secrets    set | ls | rm: a project's secrets
+   users      List, create, change and delete users
+   tokens     List, create and revoke your API tokens
+All but logs take --json, to print the API's JSON instead of text.
 
+{EXIT_HELP}
 See 'capstan <command> --help' to read about a specific command.
 """
 
@@ -52,13 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         return result
     except ConfigError as exc:
         print(f"fatal: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     except client.ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        return 1
+        return for_status(exc.status)
     except KeyboardInterrupt:
         return 130
 
@@ -72,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=True,
     )
     parser.format_help = lambda: DESCRIPTION  # type: ignore[method-assign]
+    parser.set_defaults(json=False)
     sub = parser.add_subparsers(title="commands", metavar="<command>", prog="capstan")
 
     serve = sub.add_parser(
@@ -103,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     secrets = sub.add_parser(
         "secrets",
-        help="check secrets or rotate the master key",
-        description="Maintain the encrypted values in the database.",
+        help="check secrets or rotate the master key; set, list, delete a project's",
+        description="check and rotate-key maintain the encrypted values in the database "
+        "directly; set, ls and rm change a project's secrets through the server.",
     )
     secrets_sub = secrets.add_subparsers(title="commands", metavar="<command>")
     check = secrets_sub.add_parser(
@@ -127,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.set_defaults(func=admin.cmd_secrets_rotate)
     secrets.set_defaults(func=lambda args, settings: _usage(secrets))
+    projects.register(sub, secrets_sub)
+    people.register(sub)
 
     user = sub.add_parser(
         "user", help="create users, set passwords",
@@ -181,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--ref", help="branch, tag or commit (default: the project's branch)")
     deploy.add_argument("--version", dest="version_label", help="a version label to record")
     deploy.add_argument("-f", "--follow", action="store_true", help="follow the log to the end")
+    client.json_flag(deploy)
     deploy.set_defaults(func=client.cmd_deploy)
 
     logs = sub.add_parser(
@@ -198,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show deployment ID and its stages.",
     )
     status.add_argument("id", metavar="ID")
-    status.add_argument("--json", action="store_true", help="print the API's JSON")
+    client.json_flag(status)
     status.set_defaults(func=client.cmd_status)
     return parser
 
@@ -244,10 +262,11 @@ def banner(settings: Settings) -> str:
     first = f"as admin, password in {password_file}"
     who = first if password_file.exists() else "with your username and password"
     return (
-        f"\nCapstan is running: open {url}\n"
-        f"  API:      {url}/api/v1/projects   (OpenAPI: {url}/api/v1/openapi.json)\n"
-        f"  Log in:   POST {url}/login {who}\n"
-        f"            (then create a token: capstan token create admin)\n"
+        f"\nCapstan is running (no web pages yet: the API only)\n"
+        f"  API:      {url}/api/v1/openapi.json   (the OpenAPI document: every route)\n"
+        f"  Ready:    {url}/readyz\n"
+        f"  Log in:   POST {url}/login {who},\n"
+        f"            or get a token: export CAPSTAN_TOKEN=$(capstan token create admin)\n"
         f"  Data:     {settings.data_dir.resolve()}\n"
         f"  Stop with Ctrl-C.\n"
     )

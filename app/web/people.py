@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
-from app.accounts import audit, auth
+from app.accounts import audit, auth, users
 from app.domain import text
 from app.domain.access import PROJECT_ROLES
-from app.errors import AppError, Conflict, Invalid, NotFound, Throttled
+from app.errors import AppError, Invalid, NotFound, Throttled
 from app.models import ApiToken, AuditEvent, Membership, Project, User
-from app.web.context import int_param, json_body
+from app.web.context import int_param, json_body, only
 from app.web.guard import (
     SECURE_COOKIE,
     SESSION_COOKIE,
@@ -31,7 +29,6 @@ from app.web.guard import (
 from app.web.lookup import find_project
 from app.web.schemas import rfc3339
 
-MAX_TOKEN_DAYS = 3650
 AUDIT_FILTERS = {"project": 63, "actor": 128, "action": 64}  # the columns' widths
 MAX_CREDENTIAL = auth.MAX_PASSWORD
 # Sign-in reads JSON, sent as JSON: anything else is a 415. A cross-site page can make a
@@ -63,11 +60,7 @@ def identity(request: Request) -> Identity:
 
 
 async def find_user(request: Request) -> User:
-    name = request.path_params["username"]
-    user = await User.get_or_none(username=name) if auth.USERNAME.fullmatch(name) else None
-    if user is None:
-        raise NotFound("no such user", code="user_not_found")
-    return user
+    return await users.find(request.path_params["username"])
 
 
 # Sign-in
@@ -147,68 +140,35 @@ async def me(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     """Create a user with a role."""
     body = await json_body(request)
-    username = auth.check_username(body.get("username"))
-    role = auth.check_role(body.get("role", "developer"))
-    password_hash = await auth.hash_password(body.get("password"), username)
-    try:
-        user = await User.create(username=username, password_hash=password_hash, role=role)
-    except IntegrityError:
-        raise Conflict(f"user {username!r} exists", code="user_exists") from None
-    await audit.record(actor_of(request), "user.create", target=username, details={"role": role})
+    user = await users.create(actor_of(request), body.get("username"), body.get("password"),
+                              body.get("role", "developer"))  # fmt: skip
     return JSONResponse(user_json(user), status_code=201)
 
 
 async def list_users(request: Request) -> Response:
     """List users."""
-    users = await User.all().order_by("username")
-    return JSONResponse({"users": [user_json(u) for u in users]})
+    found = await User.all().order_by("username")
+    return JSONResponse({"users": [user_json(u) for u in found]})
 
 
 async def update_user(request: Request) -> Response:
     """Change a user's role, disabled flag or password."""
     user = await find_user(request)
-    body = await json_body(request)
-    unknown = sorted(set(body) - {"role", "disabled", "password"})
-    if unknown:
-        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
-    before = {"role": user.role, "disabled": user.disabled}
-    if "role" in body:
-        user.role = auth.check_role(body["role"])
-    if "disabled" in body:
-        if not isinstance(body["disabled"], bool):
-            raise Invalid("disabled must be true or false", field="disabled")
-        user.disabled = body["disabled"]
-    if "password" in body:
-        user.password_hash = await auth.hash_password(body["password"], user.username)
-    if before["role"] == "admin" and (user.role != "admin" or user.disabled):
-        await _keep_an_admin(user)
-    await user.save()
-    if "password" in body or user.disabled:
-        await auth.end_sessions(user.id)
-    if "password" in body and user.username == "admin":
-        await auth.retire_initial_password(request.state.runtime.settings.data_dir)
-    after = {"role": user.role, "disabled": user.disabled}
-    details = {"before": before, "after": after, "password_changed": "password" in body}
-    await audit.record(actor_of(request), "user.update", target=user.username, details=details)
+    body = only(await json_body(request), "role", "disabled", "password")
+    for field, value in body.items():
+        if value is None:
+            raise Invalid(f"{field} may not be null", field=field)
+    data_dir = request.state.runtime.settings.data_dir
+    await users.update(actor_of(request), user, data_dir, role=body.get("role"),
+                       disabled=body.get("disabled"), password=body.get("password"))  # fmt: skip
     return JSONResponse(user_json(user))
 
 
 async def delete_user(request: Request) -> Response:
     """Delete a user."""
     user = await find_user(request)
-    if user.role == "admin":
-        await _keep_an_admin(user)
-    await user.delete()
-    if user.username == "admin":
-        await auth.retire_initial_password(request.state.runtime.settings.data_dir)
-    await audit.record(actor_of(request), "user.delete", target=user.username)
+    await users.delete(actor_of(request), user, request.state.runtime.settings.data_dir)
     return Response(status_code=204)
-
-
-async def _keep_an_admin(leaving: User) -> None:
-    others = User.filter(role="admin", disabled=False).exclude(id=leaving.id)
-    if not await others.exists():
-        raise Conflict("Capstan needs at least one active admin", code="last_admin")
 
 
 # Members
@@ -247,10 +207,6 @@ async def delete_member(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def add_owner(project: Project, user: User) -> None:
-    await Membership.create(project_id=project.id, user_id=user.id, role="owner")
-
-
 # Tokens
 
 
@@ -268,18 +224,9 @@ def token_json(token: ApiToken) -> dict[str, Any]:
 async def create_token(request: Request) -> Response:
     """Create an API token for yourself; it is shown this once."""
     body = await json_body(request, optional=True)
-    name = body.get("name", "token")
-    if not isinstance(name, str) or not 1 <= len(name) <= 128:
-        raise Invalid("name must be 1 to 128 characters", field="name")
-    days = body.get("expires_in_days")
-    expires = None
-    if days is not None:
-        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_TOKEN_DAYS:
-            raise Invalid(f"expires_in_days must be 1 to {MAX_TOKEN_DAYS}", field="expires_in_days")
-        expires = auth.now() + dt.timedelta(days=days)
-    token, secret = await auth.create_token(identity(request).user, name, expires)
-    await audit.record(actor_of(request), "token.create", target=str(token.id),
-                       details={"name": name})  # fmt: skip
+    token, secret = await users.issue_token(actor_of(request), identity(request).user,
+                                            body.get("name", "token"),
+                                            body.get("expires_in_days"))  # fmt: skip
     return JSONResponse({**token_json(token), "token": secret}, status_code=201)
 
 
