@@ -40,18 +40,19 @@ PROBE_SECONDS = 10.0
 # Runs as root of the new namespaces: builds a root in a tmpfs, binds what the stage may see,
 # pivots into it, then runs the stage with no capabilities (as `uid`, if one is given) as a
 # child of this script, the namespace's init, which passes SIGTERM on. Arguments: release,
-# cache, releases, current's target (or ""), uid (or ""), directories to hide, "--", argv.
+# cache, releases, current's target (or ""), uid (or ""), the empty directory the new root is
+# mounted on (the project's `.root`: only this mount namespace sees the tmpfs on it, so nothing
+# is left on the host), directories to hide, "--", argv.
 SETUP = r"""
 set -eu
 stage_path=$PATH
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 setpriv=$(command -v setpriv)
-release=$1 cache=$2 releases=$3 current=$4 uid=$5
-shift 5
+release=$1 cache=$2 releases=$3 current=$4 uid=$5 root=$6
+shift 6
 hidden=()
 while [ "$1" != -- ]; do hidden+=("$1"); shift; done
 shift
-root=$(mktemp -d /tmp/capstan-root.XXXXXX)
 mount -t tmpfs -o mode=0755 capstan "$root"
 for dir in /usr /bin /sbin /lib /lib32 /lib64 /libx32 /etc /opt; do
     if [ -L "$dir" ]; then
@@ -65,7 +66,7 @@ done
 for dir in "${hidden[@]}"; do
     if [ -d "$root$dir" ]; then mount -t tmpfs -o mode=0755 capstan-hidden "$root$dir"; fi
 done
-mkdir -p "$root/tmp" "$root/proc" "$root/dev" "$root$releases" "$root$cache"
+mkdir -p "$root/tmp" "$root/proc" "$root/dev"
 mount -t tmpfs -o mode=1777 capstan-tmp "$root/tmp"
 mkdir -p "$root$releases" "$root$cache"
 mount --bind "$releases" "$root$releases"
@@ -124,6 +125,7 @@ class Sandbox:
             *prefix, "unshare", *user, "--mount", "--pid", "--ipc", "--uts", "--fork",
             "--kill-child", "--", "bash", "-c", SETUP, "capstan-sandbox", str(release),
             str(cache), str(releases), target, "" if self.uid is None else str(self.uid),
+            str(releases.parent / ".root"),
             *hidden, "--", *argv,
         ]  # fmt: skip
 
@@ -168,6 +170,7 @@ class Sandbox:
     def _prepare(self, release: Path, cache: Path) -> None:
         """Make the cache; as root, give the sandbox's uid the release and the cache."""
         cache.mkdir(parents=True, exist_ok=True)
+        (release.parent.parent / ".root").mkdir(exist_ok=True)
         if self.uid is None:
             return
         for top in (release, cache):
