@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import api, capstan_server, percentile
 
 COUNT = 200
-STAGE = "date +%s.%N > ../../started"
+STAGE = "date +%s.%N > $CAPSTAN_CACHE_DIR/started"
 
 
 def baseline(runs: int = 50) -> list[float]:
@@ -35,7 +35,7 @@ def main() -> None:
     ):
         stages = [{"name": "start", "run": STAGE}]
         http.post("/api/v1/projects", json={"name": "bench", "stages": stages}).raise_for_status()
-        started = server.data_dir / "projects" / "bench" / "started"
+        started = server.data_dir / "projects" / "bench" / "cache" / "started"
         latencies = []
         for _ in range(COUNT):
             began = time.time()

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import capstan_server, percentile
 
 PROJECTS = 100
-STAGE = "date +%s.%N > ../../started"
+STAGE = "date +%s.%N > $CAPSTAN_CACHE_DIR/started"
 
 
 def push(n: int) -> bytes:
@@ -68,7 +68,7 @@ async def run(url: str, data_dir: Path, headers: dict[str, str]) -> None:
                 timed(http, "POST", f"/hooks/github/p{n}", content=body, headers=headers)
             )
         responses = await asyncio.gather(*requests)
-        started_files = [data_dir / "projects" / f"p{n}" / "started" for n in range(PROJECTS)]
+        started_files = [data_dir / "projects" / f"p{n}" / "cache" / "started" for n in range(PROJECTS)]
         deadline = time.monotonic() + 120
         while not all(f.exists() and f.read_text().strip() for f in started_files):
             if time.monotonic() > deadline:
