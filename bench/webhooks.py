@@ -68,7 +68,8 @@ async def run(url: str, data_dir: Path, headers: dict[str, str]) -> None:
                 timed(http, "POST", f"/hooks/github/p{n}", content=body, headers=headers)
             )
         responses = await asyncio.gather(*requests)
-        started_files = [data_dir / "projects" / f"p{n}" / "cache" / "started" for n in range(PROJECTS)]
+        projects = data_dir / "projects"
+        started_files = [projects / f"p{n}" / "cache" / "started" for n in range(PROJECTS)]
         deadline = time.monotonic() + 120
         while not all(f.exists() and f.read_text().strip() for f in started_files):
             if time.monotonic() > deadline:
