@@ -16,7 +16,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from app.domain.status import StageState
+from app.domain.access import ProjectRole, Role
+from app.domain.status import Concurrency, Kind, Outcome, StageState, Status
 
 
 class Project(Model):
@@ -25,7 +26,7 @@ class Project(Model):
     repo_url = fields.TextField(null=True)
     branch = fields.CharField(max_length=255, default="main")
     stages: list[dict[str, Any]] = fields.JSONField()
-    concurrency = fields.CharField(max_length=16, default="queue")
+    concurrency = fields.CharEnumField(Concurrency, max_length=16, default=Concurrency.QUEUE)
     keep_releases = fields.IntField(default=5)
     on_rollback = fields.TextField(null=True)
     webhook_secret = fields.TextField(description="AES-256-GCM ciphertext, never plaintext")
@@ -49,8 +50,8 @@ class Deployment(Model):
     project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
         "models.Project", related_name="deployments", on_delete=fields.CASCADE
     )
-    kind = fields.CharField(max_length=16)
-    status = fields.CharField(max_length=16, db_index=True)
+    kind = fields.CharEnumField(Kind, max_length=16)
+    status = fields.CharEnumField(Status, max_length=16, db_index=True)
     ref = fields.CharField(max_length=255, null=True)
     commit = fields.CharField(max_length=64, null=True)
     version = fields.CharField(max_length=255, null=True, description="the user's label")
@@ -118,7 +119,7 @@ class Delivery(Model):
     provider = fields.CharField(max_length=16)
     delivery_id = fields.CharField(max_length=128)
     event = fields.CharField(max_length=64)
-    outcome = fields.CharField(max_length=16)
+    outcome = fields.CharEnumField(Outcome, max_length=16)
     reason = fields.TextField(null=True)
     status_code = fields.IntField()
     deployment_id = fields.UUIDField(null=True)
@@ -157,7 +158,7 @@ class User(Model):
     id = fields.IntField(primary_key=True)
     username = fields.CharField(max_length=64, unique=True)
     password_hash = fields.CharField(max_length=255)
-    role = fields.CharField(max_length=16)
+    role = fields.CharEnumField(Role, max_length=16)
     disabled = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -174,7 +175,7 @@ class Membership(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="memberships", on_delete=fields.CASCADE
     )
-    role = fields.CharField(max_length=16)
+    role = fields.CharEnumField(ProjectRole, max_length=16)
 
     project_id: str
     user_id: int

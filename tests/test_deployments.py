@@ -18,7 +18,7 @@ async def test_trigger_starts_first_stage_and_stages_advance_in_order(capstan: C
     await capstan.create_project(
         stages=[
             {"name": "one", "run": "echo one"},
-            {"name": "two", "run": "sleep 0.3; echo two"},
+            {"name": "two", "run": "sleep 1.5; echo two"},
             {"name": "three", "run": "echo three"},
         ]
     )

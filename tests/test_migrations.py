@@ -34,5 +34,6 @@ async def test_migrate_applies_once(tmp_path: Path) -> None:
         "2_seen_secrets.py",
         "3_access.py",
         "4_audit_project.py",
+        "5_enums.py",
     ]
     assert await migrate(settings) == []

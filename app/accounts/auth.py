@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.domain.access import ROLES
+from app.domain.access import ROLES, Role
 from app.errors import Invalid
 from app.models import ApiToken, User, WebSession
 
@@ -52,10 +52,10 @@ def check_username(username: object) -> str:
     return username
 
 
-def check_role(role: object) -> str:
-    if role not in ROLES:
+def check_role(role: object) -> Role:
+    if not isinstance(role, str) or role not in ROLES:
         raise Invalid(f"role must be one of: {', '.join(ROLES)}", field="role")
-    return str(role)
+    return Role(role)
 
 
 async def hash_password(password: object, username: str = "") -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -66,6 +66,18 @@ def json_flag(parser: argparse.ArgumentParser) -> None:
     and its commands can both take it."""
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print the API's JSON")  # fmt: skip
+
+
+def command(
+    sub: Any, name: str, func: Callable[..., int], summary: str, description: str, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """A client command `name` with `--json` that runs `func`; `kwargs` go to `add_parser`."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=description, **kwargs
+    )
+    json_flag(parser)
+    parser.set_defaults(func=func)
+    return parser
 
 
 def show_json(body: object) -> int:

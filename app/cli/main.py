@@ -188,18 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=admin.cmd_audit_verify)
     audit_cmd.set_defaults(func=lambda args, settings: _usage(audit_cmd))
 
-    deploy = sub.add_parser(
-        "deploy",
-        help="trigger a deployment",
-        description="Trigger a deployment of PROJECT and print its id; with --follow, "
-        "stream its log and exit 0 only if it completes.",
-    )
+    deploy = client.command(
+        sub, "deploy", client.cmd_deploy, "trigger a deployment",
+        "Trigger a deployment of PROJECT and print its id; with --follow, stream its log and "
+        "exit 0 only if it completes.",
+    )  # fmt: skip
     deploy.add_argument("project", metavar="PROJECT")
     deploy.add_argument("--ref", help="branch, tag or commit (default: the project's branch)")
     deploy.add_argument("--version", dest="version_label", help="a version label to record")
     deploy.add_argument("-f", "--follow", action="store_true", help="follow the log to the end")
-    client.json_flag(deploy)
-    deploy.set_defaults(func=client.cmd_deploy)
 
     logs = sub.add_parser(
         "logs",
@@ -210,14 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-f", "--follow", action="store_true", help="follow a live deployment")
     logs.set_defaults(func=client.cmd_logs)
 
-    status = sub.add_parser(
-        "status",
-        help="show a deployment",
-        description="Show deployment ID and its stages.",
-    )
+    status = client.command(sub, "status", client.cmd_status, "show a deployment",
+                            "Show deployment ID and its stages.")  # fmt: skip
     status.add_argument("id", metavar="ID")
-    client.json_flag(status)
-    status.set_defaults(func=client.cmd_status)
     return parser
 
 

@@ -11,36 +11,30 @@ from typing import Any
 from urllib.parse import quote
 
 from app.cli.admin import read_password
-from app.cli.client import json_flag, report, request, show_json
+from app.cli.client import command, report, request, show_json
 from app.cli.exits import Exit
 from app.errors import ConfigError
 from app.settings import Settings
 
 
 def register(sub: Any) -> None:
-    users = sub.add_parser(
-        "users", help="list, create, change and delete users",
-        description="Manage users through the server (admins; managers may list). Without a "
-        "command, list them.",
+    users = command(
+        sub, "users", cmd_users_ls, "list, create, change and delete users",
+        "Manage users through the server (admins; managers may list). Without a command, "
+        "list them.",
     )  # fmt: skip
-    json_flag(users)
-    users.set_defaults(func=cmd_users_ls)
     users_sub = users.add_subparsers(title="commands", metavar="<command>")
-    ls = users_sub.add_parser("ls", help="list users", description="List users and roles.")
-    json_flag(ls)
-    ls.set_defaults(func=cmd_users_ls)
-    create = users_sub.add_parser(
-        "create", help="create a user",
-        description="Create USERNAME with ROLE; the password is asked for, or read from stdin.",
+    command(users_sub, "ls", cmd_users_ls, "list users", "List users and roles.")
+    create = command(
+        users_sub, "create", cmd_users_create, "create a user",
+        "Create USERNAME with ROLE; the password is asked for, or read from stdin.",
     )  # fmt: skip
     create.add_argument("username", metavar="USERNAME")
     create.add_argument("--role", default="developer", help="admin, manager, developer, viewer")
-    json_flag(create)
-    create.set_defaults(func=cmd_users_create)
-    change = users_sub.add_parser(
-        "set", help="change a user's role, password or access",
-        description="Change USERNAME: a new role, a new password (asked for, or read from "
-        "stdin), or disable or enable them. A new password or disabling signs them out.",
+    change = command(
+        users_sub, "set", cmd_users_set, "change a user's role, password or access",
+        "Change USERNAME: a new role, a new password (asked for, or read from stdin), or "
+        "disable or enable them. A new password or disabling signs them out.",
     )  # fmt: skip
     change.add_argument("username", metavar="USERNAME")
     change.add_argument("--role", help="admin, manager, developer, viewer")
@@ -48,37 +42,25 @@ def register(sub: Any) -> None:
     access = change.add_mutually_exclusive_group()
     access.add_argument("--disable", dest="disabled", action="store_true", default=None)
     access.add_argument("--enable", dest="disabled", action="store_false")
-    json_flag(change)
-    change.set_defaults(func=cmd_users_set)
-    remove = users_sub.add_parser("rm", help="delete a user", description="Delete USERNAME.")
+    remove = command(users_sub, "rm", cmd_users_rm, "delete a user", "Delete USERNAME.")
     remove.add_argument("username", metavar="USERNAME")
-    json_flag(remove)
-    remove.set_defaults(func=cmd_users_rm)
 
-    tokens = sub.add_parser(
-        "tokens", help="list, create and revoke your API tokens",
-        description="Manage your own API tokens through the server. Without a command, list "
-        "them (never the tokens themselves).",
+    tokens = command(
+        sub, "tokens", cmd_tokens_ls, "list, create and revoke your API tokens",
+        "Manage your own API tokens through the server. Without a command, list them (never "
+        "the tokens themselves).",
     )  # fmt: skip
-    json_flag(tokens)
-    tokens.set_defaults(func=cmd_tokens_ls)
     tokens_sub = tokens.add_subparsers(title="commands", metavar="<command>")
-    tls = tokens_sub.add_parser("ls", help="list your tokens", description="List your tokens.")
-    json_flag(tls)
-    tls.set_defaults(func=cmd_tokens_ls)
-    tcreate = tokens_sub.add_parser(
-        "create", help="create a token",
-        description="Create an API token for yourself and print it (shown this once).",
+    command(tokens_sub, "ls", cmd_tokens_ls, "list your tokens", "List your tokens.")
+    create = command(
+        tokens_sub, "create", cmd_tokens_create, "create a token",
+        "Create an API token for yourself and print it (shown this once).",
     )  # fmt: skip
-    tcreate.add_argument("--name", default="cli", help="a name to recognise it by")
-    tcreate.add_argument("--expires-days", type=int, metavar="DAYS", help="expire after DAYS")
-    json_flag(tcreate)
-    tcreate.set_defaults(func=cmd_tokens_create)
-    revoke = tokens_sub.add_parser("revoke", help="revoke a token",
-                                   description="Revoke token ID (admins: anyone's).")  # fmt: skip
+    create.add_argument("--name", default="cli", help="a name to recognise it by")
+    create.add_argument("--expires-days", type=int, metavar="DAYS", help="expire after DAYS")
+    revoke = command(tokens_sub, "revoke", cmd_tokens_revoke, "revoke a token",
+                     "Revoke token ID (admins: anyone's).")  # fmt: skip
     revoke.add_argument("id", metavar="ID")
-    json_flag(revoke)
-    revoke.set_defaults(func=cmd_tokens_revoke)
 
 
 def _user_path(username: str) -> str:

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 from urllib.parse import quote
 
-from app.cli.client import json_flag, report, request, show_json
+from app.cli.client import command, report, request, show_json
 from app.cli.exits import Exit
 from app.errors import ConfigError
 from app.settings import Settings
@@ -18,26 +18,20 @@ from app.settings import Settings
 
 def register(sub: Any, secrets_sub: Any) -> None:
     """Add these commands to the parser's `sub` and to the `secrets` group's `secrets_sub`."""
-    projects = sub.add_parser(
-        "projects", help="list, show, create and delete projects",
-        description="List the projects you may see (the default), or show, create or delete one.",
+    projects = command(
+        sub, "projects", cmd_projects_ls, "list, show, create and delete projects",
+        "List the projects you may see (the default), or show, create or delete one.",
     )  # fmt: skip
-    json_flag(projects)
-    projects.set_defaults(func=cmd_projects_ls)
     projects_sub = projects.add_subparsers(title="commands", metavar="<command>")
-    ls = projects_sub.add_parser("ls", help="list projects", description="List projects.")
-    json_flag(ls)
-    ls.set_defaults(func=cmd_projects_ls)
-    show = projects_sub.add_parser("show", help="show a project",
-                                   description="Show project NAME and its stages.")  # fmt: skip
+    command(projects_sub, "ls", cmd_projects_ls, "list projects", "List projects.")
+    show = command(projects_sub, "show", cmd_projects_show, "show a project",
+                   "Show project NAME and its stages.")  # fmt: skip
     show.add_argument("name", metavar="NAME")
-    json_flag(show)
-    show.set_defaults(func=cmd_projects_show)
-    create = projects_sub.add_parser(
-        "create", help="create a project",
-        description="Create a project from FILE (the API's JSON; - for stdin), or from NAME and "
-        "flags. Stages run in the order given: --stage NAME=SCRIPT runs a bash script, "
-        "--gate NAME waits for `capstan approve`. Prints the webhook secret this once.",
+    create = command(
+        projects_sub, "create", cmd_projects_create, "create a project",
+        "Create a project from FILE (the API's JSON; - for stdin), or from NAME and flags. "
+        "Stages run in the order given: --stage NAME=SCRIPT runs a bash script, --gate NAME "
+        "waits for `capstan approve`. Prints the webhook secret this once.",
     )  # fmt: skip
     create.add_argument("name", metavar="NAME", nargs="?")
     create.add_argument("--file", metavar="FILE", help="the project as JSON (- for stdin)")
@@ -48,14 +42,9 @@ def register(sub: Any, secrets_sub: Any) -> None:
     create.add_argument("--gate", dest="stages", action="append", type=gate_stage,
                         metavar="NAME", help="an approval gate")  # fmt: skip
     create.add_argument("--on-rollback", metavar="SCRIPT", help="run after a project rollback")
-    json_flag(create)
-    create.set_defaults(func=cmd_projects_create)
-    delete = projects_sub.add_parser(
-        "rm", help="delete a project", description="Delete project NAME and its history."
-    )
+    delete = command(projects_sub, "rm", cmd_projects_rm, "delete a project",
+                     "Delete project NAME and its history.")  # fmt: skip
     delete.add_argument("name", metavar="NAME")
-    json_flag(delete)
-    delete.set_defaults(func=cmd_projects_rm)
 
     for verb, summary, text in (
         ("approve", "approve a waiting deployment",
@@ -64,46 +53,36 @@ def register(sub: Any, secrets_sub: Any) -> None:
          "Cancel deployment ID: a pending one never starts, a running one's whole process "
          "tree is stopped."),
     ):  # fmt: skip
-        action = sub.add_parser(verb, help=summary, description=text)
+        action = command(sub, verb, cmd_action, summary, text)
         action.add_argument("id", metavar="ID")
-        json_flag(action)
-        action.set_defaults(func=cmd_action, verb=verb)
-    rollback = sub.add_parser(
-        "rollback", help="stop a deployment, or roll a project back",
+        action.set_defaults(verb=verb)
+    rollback = command(
+        sub, "rollback", cmd_rollback, "stop a deployment, or roll a project back",
+        "With ID: stop that running deployment and mark it ROLLED_BACK (current stays on the "
+        "last completed release). With --project: re-activate an earlier completed release of "
+        "NAME (default: the one before current) without rebuilding it, then run its "
+        "on_rollback script; prints the new deployment's id.",
         usage="capstan rollback ID [--json]\n       capstan rollback --project NAME [--to ID] "
         "[--json]",
-        description="With ID: stop that running deployment and mark it ROLLED_BACK (current "
-        "stays on the last completed release). With --project: re-activate an earlier "
-        "completed release of NAME (default: the one before current) without rebuilding it, "
-        "then run its on_rollback script; prints the new deployment's id.",
     )  # fmt: skip
     rollback.add_argument("id", metavar="ID", nargs="?")
     rollback.add_argument("--project", metavar="NAME", help="roll this project back")
     rollback.add_argument("--to", metavar="ID", help="the completed deployment to go back to")
-    json_flag(rollback)
-    rollback.set_defaults(func=cmd_rollback)
 
-    put = secrets_sub.add_parser(
-        "set", help="set a project's secret",
-        description="Set secret NAME of PROJECT; the value is read from stdin, or asked for "
-        "(never from the command line, where other users could read it).",
+    put = command(
+        secrets_sub, "set", cmd_secrets_set, "set a project's secret",
+        "Set secret NAME of PROJECT; the value is read from stdin, or asked for (never from "
+        "the command line, where other users could read it).",
     )  # fmt: skip
     put.add_argument("project", metavar="PROJECT")
     put.add_argument("secret", metavar="NAME")
-    json_flag(put)
-    put.set_defaults(func=cmd_secrets_set)
-    names = secrets_sub.add_parser(
-        "ls", help="list a project's secrets", description="List PROJECT's names, never values."
-    )
+    names = command(secrets_sub, "ls", cmd_secrets_ls, "list a project's secrets",
+                    "List PROJECT's names, never values.")  # fmt: skip
     names.add_argument("project", metavar="PROJECT")
-    json_flag(names)
-    names.set_defaults(func=cmd_secrets_ls)
-    remove = secrets_sub.add_parser("rm", help="delete a project's secret",
-                                    description="Delete secret NAME of PROJECT.")  # fmt: skip
+    remove = command(secrets_sub, "rm", cmd_secrets_rm, "delete a project's secret",
+                     "Delete secret NAME of PROJECT.")  # fmt: skip
     remove.add_argument("project", metavar="PROJECT")
     remove.add_argument("secret", metavar="NAME")
-    json_flag(remove)
-    remove.set_defaults(func=cmd_secrets_rm)
 
 
 def script_stage(text: str) -> dict[str, Any]:

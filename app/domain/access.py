@@ -12,8 +12,26 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-ROLES = ("admin", "manager", "developer", "viewer")
-PROJECT_ROLES = ("owner", "member")
+
+class Role(enum.StrEnum):
+    """A user's system role."""
+
+    ADMIN = "admin"
+    MANAGER = "manager"
+    DEVELOPER = "developer"
+    VIEWER = "viewer"
+
+
+class ProjectRole(enum.StrEnum):
+    """A developer's membership of one project."""
+
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+ROLES = tuple(Role)
+PROJECT_ROLES = tuple(ProjectRole)
+PRIVILEGED = frozenset({Role.ADMIN, Role.MANAGER})
 
 
 class Permission(enum.StrEnum):
@@ -40,7 +58,7 @@ class Caller:
 
 
 def sees_project(caller: Caller) -> bool:
-    return caller.role in ("admin", "manager", "viewer") or caller.project_role is not None
+    return caller.role in PRIVILEGED | {Role.VIEWER} or caller.project_role is not None
 
 
 def allows(caller: Caller, permission: Permission, *, members_can_approve: bool = False) -> bool:
@@ -48,29 +66,29 @@ def allows(caller: Caller, permission: Permission, *, members_can_approve: bool 
     role = caller.role
     # Only a developer's membership counts: admins and managers already may do everything on
     # every project, and a viewer's membership must not lift it above viewing.
-    membership = caller.project_role if role == "developer" else None
-    privileged = role in ("admin", "manager")
+    membership = caller.project_role if role == Role.DEVELOPER else None
+    privileged = role in PRIVILEGED
     match permission:
         case Permission.PUBLIC | Permission.WEBHOOK | Permission.SIGNED_IN:
             return True
         case Permission.PROJECT_VIEW:
             return sees_project(caller)
         case Permission.PROJECT_CREATE:
-            return role != "viewer"
+            return role != Role.VIEWER
         case Permission.PROJECT_EDIT:
-            return privileged or membership == "owner"
+            return privileged or membership == ProjectRole.OWNER
         case Permission.PROJECT_OPERATE:
             return privileged or membership in PROJECT_ROLES
         case Permission.PROJECT_APPROVE:
             return (
                 privileged
-                or membership == "owner"
-                or (membership == "member" and members_can_approve)
+                or membership == ProjectRole.OWNER
+                or (membership == ProjectRole.MEMBER and members_can_approve)
             )
         case Permission.USERS_READ:
             return privileged
         case Permission.USERS_WRITE | Permission.ADMIN | Permission.METRICS:
-            return role == "admin"
+            return role == Role.ADMIN
         case Permission.AUDIT_READ:
-            return privileged or role == "developer"
+            return privileged or role == Role.DEVELOPER
     return False

@@ -139,7 +139,7 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
             raise Invalid("stages is required", field="stages")
         out.setdefault("repo_url", None)
         out.setdefault("branch", "main")
-        out.setdefault("concurrency", Concurrency.QUEUE.value)
+        out.setdefault("concurrency", Concurrency.QUEUE)
         out.setdefault("keep_releases", KEEP_RELEASES)
         out.setdefault("on_rollback", None)
         out.setdefault("deploy_tags", None)

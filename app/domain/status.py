@@ -73,7 +73,6 @@ def awaits_approval(stage: StageState | None) -> bool:
 class Kind(enum.StrEnum):
     DEPLOY = "deploy"
     ROLLBACK = "rollback"
-    REDEPLOY = "redeploy"
 
 
 class TriggerType(enum.StrEnum):

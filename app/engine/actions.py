@@ -53,7 +53,7 @@ def initial_stages(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "name": spec["name"],
-            "status": StageStatus.PENDING.value,
+            "status": StageStatus.PENDING,
             "attempt": 0,
             "exit_code": None,
             "started_at": None,
@@ -129,7 +129,7 @@ async def insert(engine: Engine, project: Project, new: NewDeployment) -> Submit
     pipeline = new.pipeline if new.pipeline is not None else project.stages
     superseded: list[Deployment] = []
     await lock_project(project)
-    pending = Deployment.filter(project_id=project.id, status=Status.PENDING.value)
+    pending = Deployment.filter(project_id=project.id, status=Status.PENDING)
     waiting = await pending.count()
     if waiting >= engine.settings.max_pending:
         raise Throttled(
@@ -146,7 +146,7 @@ async def insert(engine: Engine, project: Project, new: NewDeployment) -> Submit
         id=uuid.uuid4(),
         project_id=project.id,
         kind=new.kind.value,
-        status=Status.PENDING.value,
+        status=Status.PENDING,
         ref=new.ref,
         commit=new.commit,
         version=new.version,
@@ -200,7 +200,7 @@ async def stop(engine: Engine, dep: Deployment, status: Status, by: str) -> Depl
     for _ in range(SAVE_ATTEMPTS):
         if dep.status in TERMINAL:
             raise Conflict(f"the deployment is already {dep.status}", code="already_finished")
-        if status is Status.ROLLED_BACK and dep.status != Status.IN_PROGRESS.value:
+        if status is Status.ROLLED_BACK and dep.status != Status.IN_PROGRESS:
             raise Conflict(
                 "only an IN_PROGRESS deployment can be rolled back", code="not_in_progress"
             )
@@ -221,9 +221,9 @@ async def _end(dep: Deployment, status: Status, error: str) -> None:
     stages = [dict(s) for s in dep.stages]
     for stage in stages:
         if stage["status"] in STAGE_STOPPABLE:
-            stage.update(status=StageStatus.CANCELLED.value, finished_at=stamp())
-        elif stage["status"] == StageStatus.PENDING.value:
-            stage["status"] = StageStatus.SKIPPED.value
+            stage.update(status=StageStatus.CANCELLED, finished_at=stamp())
+        elif stage["status"] == StageStatus.PENDING:
+            stage["status"] = StageStatus.SKIPPED
     await save(dep, status=status, error=error, finished_at=now(), stages=stages)
 
 
@@ -254,7 +254,7 @@ async def rollback_project(
 
 
 async def _rollback_target(project: Project, to: str | None) -> Deployment:
-    completed = Deployment.filter(project_id=project.id, status=Status.COMPLETED.value)
+    completed = Deployment.filter(project_id=project.id, status=Status.COMPLETED)
     if to is not None:
         try:
             target_id = uuid.UUID(str(to))
@@ -272,7 +272,7 @@ async def _rollback_target(project: Project, to: str | None) -> Deployment:
     built = await completed.filter(release=current.release).order_by("seq").first()
     before = built.seq if built else current.seq
     target = (
-        await completed.filter(seq__lt=before, kind__in=[Kind.DEPLOY.value, Kind.REDEPLOY.value])
+        await completed.filter(seq__lt=before, kind=Kind.DEPLOY)
         .exclude(release=current.release)
         .order_by("-seq")
         .first()

@@ -172,7 +172,7 @@ def _duplicate(previous: Delivery) -> Receipt:
 
 def _trigger(push: Push, by: str | None = None) -> dict[str, Any]:
     return {
-        "type": TriggerType.WEBHOOK.value,
+        "type": TriggerType.WEBHOOK,
         "by": by or push.pusher or push.provider,
         "delivery": push.delivery_id,
     }

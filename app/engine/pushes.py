@@ -29,7 +29,7 @@ class Stale(Exception):
 
 async def vet(dep: Deployment, project: Project) -> Vet | None:
     """The check for `dep` once the mirror is fetched; None when it is not a webhook push."""
-    if dep.trigger.get("type") != TriggerType.WEBHOOK.value or dep.trigger.get("replay"):
+    if dep.trigger.get("type") != TriggerType.WEBHOOK or dep.trigger.get("replay"):
         return None
     delivery = await Delivery.get_or_none(project_id=dep.project_id, deployment_id=dep.id)
     if delivery is None or not delivery.push:
@@ -52,7 +52,7 @@ async def vet(dep: Deployment, project: Project) -> Vet | None:
 async def ignore_delivery(dep: Deployment, reason: str) -> None:
     """Record on the delivery that started `dep` that it was ignored after all."""
     await Delivery.filter(project_id=dep.project_id, deployment_id=dep.id).update(
-        outcome=Outcome.IGNORED.value, reason=reason
+        outcome=Outcome.IGNORED, reason=reason
     )
 
 

@@ -35,14 +35,14 @@ async def reconcile(engine: Engine) -> int:
         await asyncio.to_thread(process.kill_orphans, str(dep.id), grace)
         await settle(engine, dep)
         count += 1
-    for dep in await Deployment.filter(lease_free, status=Status.IN_PROGRESS.value):
+    for dep in await Deployment.filter(lease_free, status=Status.IN_PROGRESS):
         if not waits_for_approval(dep):
             await engine.enqueue(dep)
             count += 1
     busy: set[object] = set(
         await Deployment.filter(active_slot__isnull=False).values_list("project_id", flat=True)
     )
-    for dep in await Deployment.filter(status=Status.PENDING.value).order_by("seq"):
+    for dep in await Deployment.filter(status=Status.PENDING).order_by("seq"):
         if dep.project_id not in busy:
             busy.add(dep.project_id)
             await engine.enqueue(dep)

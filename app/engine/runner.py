@@ -15,8 +15,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from app.db.clients import settled
 from app.domain import repos
@@ -40,20 +41,20 @@ MAX_INTERRUPTIONS = 3
 Touch = Callable[[], Awaitable[object]]
 
 
-class Failed(Exception):
-    """The deployment cannot go on; the message becomes its `error`."""
+@dataclass(frozen=True)
+class End:
+    """Why a run stops short of COMPLETED: the final status and its error, or (status None)
+    parked at an approval gate, where no worker holds the deployment until someone approves."""
 
-    status = Status.FAILED
-
-
-class Skipped(Failed):
-    """A stale webhook push: the deployment ends CANCELLED without running a stage."""
-
-    status = Status.CANCELLED
+    status: Status | None
+    error: str = ""
 
 
-class Parked(Exception):
-    """The deployment waits at an approval gate; no worker holds it meanwhile."""
+PARKED = End(None)
+
+
+def failed(error: str) -> End:
+    return End(Status.FAILED, error)
 
 
 async def advance(engine: Engine, deployment_id: str, touch: Touch | None = None) -> None:
@@ -62,12 +63,12 @@ async def advance(engine: Engine, deployment_id: str, touch: Touch | None = None
     if dep is None:
         return
     lease = engine.settings.lease_seconds
-    if dep.status == Status.PENDING.value:
+    if dep.status == Status.PENDING:
         head = await store.next_pending(dep.project_id)
         if head is None or head.id != dep.id or not await store.claim(dep, engine.holder, lease):
             return
         engine.metrics.start_latency.observe((now() - dep.created_at).total_seconds())
-    elif dep.status == Status.IN_PROGRESS.value:
+    elif dep.status == Status.IN_PROGRESS:
         if not await store.acquire(dep, engine.holder, lease):
             return
     else:
@@ -117,12 +118,11 @@ class Runner:
         try:
             async with sink:
                 self.sink = sink
-                await self._secrets()
-                await self._run(project)
-        except Parked:
-            pass
-        except Failed as exc:
-            await settled(self._finish(exc.status, str(exc)))
+                end = await self._run(project)
+                if end is not None and end.status is not None:
+                    await settled(self._finish(end.status, end.error))
+        except VaultError as exc:
+            await settled(self._finish(Status.FAILED, f"a secret cannot be decrypted: {exc}"))
         except LeaseLost:
             self.lost = True
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -138,76 +138,83 @@ class Runner:
             heartbeat.cancel()
         await self._settle()
 
-    async def _run(self, project: Project) -> None:
+    async def _run(self, project: Project) -> End | None:
+        """The deployment's remaining steps, in order; None once it COMPLETED."""
         dep = self.dep
+        await self._secrets()
         release_dir = await self._prepare_release(project)
-        if dep.kind == Kind.ROLLBACK.value and dep.release:
+        if isinstance(release_dir, End):
+            return release_dir
+        if dep.kind == Kind.ROLLBACK and dep.release:
             releases.activate(self.project_dir, dep.release)
             await self.sink.say(f"current -> {dep.release}")
         for index in range(dep.stage_index, len(self.specs)):
-            await self._stage(index, release_dir)
+            if (end := await self._stage(index, release_dir)) is not None:
+                return end
         await self._complete(project)
+        return None
 
-    async def _prepare_release(self, project: Project) -> Path:
+    async def _prepare_release(self, project: Project) -> Path | End:
         """Export the commit into the release directory. A webhook push is first checked in
         the fetched mirror (`pushes`); a stale one ends CANCELLED. A directory never made
-        leaves the deployment without a `release`."""
+        leaves the deployment without a `release`. A `repo_url` into the data dir, stored
+        before such were refused, is refused here as well."""
         dep = self.dep
         assert dep.release is not None
-        if not (self.project_dir / dep.release).is_dir():
-            if dep.commit:
-                await self.sink.say(f"checking out {dep.commit} into {dep.release}")
-            source = releases.Source(
-                await self._remote(project), dep.commit, self.settings.base_env
-            )
-            vet = await pushes.vet(dep, project)
-            try:
-                await releases.prepare(self.project_dir, source, dep.release, self.sink.write, vet)
-            except pushes.Stale as exc:
-                await settled(self._skip(str(exc)))
-                raise Skipped(str(exc)) from None
-            except releases.GitError as exc:
-                await self.sink.say(f"checkout failed: {exc}")
-                await self._save(release=None)
-                raise Failed(f"checkout failed: {exc}") from None
-        return self.project_dir / dep.release
-
-    async def _remote(self, project: Project) -> repos.Remote | None:
-        """Where git fetches from, with its credentials (masked in the log too). A path into
-        the data dir, stored before such were refused, is refused here as well."""
-        if not project.repo_url:
-            return None
-        if repos.reads_from(project.repo_url, self.settings.data_dir):
+        release_dir = self.project_dir / dep.release
+        if release_dir.is_dir():
+            return release_dir
+        url = project.repo_url
+        if url and repos.reads_from(url, self.settings.data_dir):
             reason = "repo_url points into Capstan's data directory"
-            await self.sink.say(f"checkout refused: {reason}")
-            await self._save(release=None)
-            raise Failed(f"checkout failed: {reason}")
-        remote = repos.remote(project.repo_url, await self._secrets())
-        if remote.password:
+            return await self._no_release(
+                f"checkout refused: {reason}", failed(f"checkout failed: {reason}")
+            )
+        remote = repos.remote(url, await self._secrets()) if url else None
+        if remote and remote.password:
             self.masker.add([remote.password])
-        return remote
+        if dep.commit:
+            await self.sink.say(f"checking out {dep.commit} into {dep.release}")
+        source = releases.Source(remote, dep.commit, self.settings.base_env)
+        vet = await pushes.vet(dep, project)
+        try:
+            await releases.prepare(self.project_dir, source, dep.release, self.sink.write, vet)
+        except pushes.Stale as exc:
+            return await settled(self._skip(str(exc)))
+        except releases.GitError as exc:
+            return await self._no_release(
+                f"checkout failed: {exc}", failed(f"checkout failed: {exc}")
+            )
+        return release_dir
 
-    async def _skip(self, reason: str) -> None:
-        """A stale webhook push: no release, and its delivery recorded as ignored."""
-        await self.sink.say(reason)
-        await self._save(release=None)
+    async def _skip(self, reason: str) -> End:
+        """A stale webhook push ends CANCELLED, its delivery recorded as ignored."""
+        end = await self._no_release(reason, End(Status.CANCELLED, reason))
         await pushes.ignore_delivery(self.dep, reason)
+        return end
 
-    async def _stage(self, index: int, release_dir: Path) -> None:
+    async def _no_release(self, message: str, end: End) -> End:
+        await self.sink.say(message)
+        await self._save(release=None)
+        return end
+
+    async def _stage(self, index: int, release_dir: Path) -> End | None:
         spec, state = self.specs[index], self.stages[index]
-        if state["status"] == StageStatus.RUNNING.value:
-            await self._resume_interrupted(index)
+        if state["status"] == StageStatus.RUNNING and (
+            end := await self._resume_interrupted(index)
+        ):
+            return end
         if spec.approval and not state.get("approved_by"):
-            await self._park(index)
+            return await self._park(index)
         if spec.run is None:
             await self._set_stage(index, status=StageStatus.SUCCEEDED, finished_at=stamp())
             await self._save(stage_index=index + 1)
-            return
-        if state["status"] == StageStatus.AWAITING_APPROVAL.value:
+            return None
+        if state["status"] == StageStatus.AWAITING_APPROVAL:
             state["attempt"] = 0
-        await self._run_attempts(index, spec, release_dir)
+        return await self._run_attempts(index, spec, release_dir)
 
-    async def _run_attempts(self, index: int, spec: StageSpec, release_dir: Path) -> None:
+    async def _run_attempts(self, index: int, spec: StageSpec, release_dir: Path) -> End | None:
         assert spec.run is not None
         state = self.stages[index]
         while True:
@@ -245,16 +252,16 @@ class Runner:
                     index, status=verdict.status, exit_code=code, finished_at=stamp()
                 )
                 if verdict.status is StageStatus.FAILED:
-                    raise Failed(f"stage {spec.name} {error}")
+                    return failed(f"stage {spec.name} {error}")
                 await self._save(stage_index=index + 1)
-                return
+                return None
             state["failures"], state["exit_code"] = verdict.failures, code
             await self._save(stages=self.stages)
             delay = verdict.retry_in
             await self.sink.say(f"stage {spec.name} {error}; attempt {attempt + 1} in {delay} s")
             await asyncio.sleep(delay)
 
-    async def _resume_interrupted(self, index: int) -> None:
+    async def _resume_interrupted(self, index: int) -> End | None:
         """The stage was running when its worker died or stopped: run it again, or give up."""
         state = self.stages[index]
         interruptions = state.get("interruptions", 0) + 1
@@ -266,7 +273,7 @@ class Runner:
         name = self.specs[index].name
         if interruptions >= MAX_INTERRUPTIONS:
             await self._set_stage(index, status=StageStatus.FAILED, finished_at=stamp())
-            raise Failed(f"stage {name} was interrupted {interruptions} times; giving up")
+            return failed(f"stage {name} was interrupted {interruptions} times; giving up")
         delay = backoff(interruptions)
         await self._save(stages=self.stages)
         await self.sink.say(
@@ -274,16 +281,17 @@ class Runner:
             f"running it again in {delay} s"
         )
         await asyncio.sleep(delay)
+        return None
 
-    async def _park(self, index: int) -> None:
+    async def _park(self, index: int) -> End:
         state = self.stages[index]
-        if state["status"] != StageStatus.AWAITING_APPROVAL.value:
+        if state["status"] != StageStatus.AWAITING_APPROVAL:
             await self._set_stage(
                 index, status=StageStatus.AWAITING_APPROVAL, attempt=1, started_at=stamp()
             )
         await self.sink.flush()
         await self._save(stage_index=index, lease_holder=None, lease_expires=None)
-        raise Parked
+        return PARKED
 
     async def _complete(self, project: Project) -> None:
         dep = self.dep
@@ -292,7 +300,7 @@ class Runner:
         await self.sink.flush()
         async with self.write_lock:
             await settled(store.complete(dep))
-        self.engine.metrics.finished.labels(Status.COMPLETED.value).inc()
+        self.engine.metrics.finished.labels(Status.COMPLETED).inc()
         await self.engine.report(dep)
         removed = releases.prune(self.project_dir, project.keep_releases, {dep.release})
         if removed:
@@ -301,14 +309,11 @@ class Runner:
     async def _secrets(self) -> dict[str, str]:
         """The project's secrets as of now, decrypted for a stage's environment. Every value
         seen during the run stays masked, even after it changes or is deleted: the row keeps
-        them (encrypted) for whichever worker resumes the run."""
+        them (encrypted) for whichever worker resumes the run. A `VaultError` fails the run."""
         vault, purpose = self.engine.vault, f"seen:{self.dep.id}"
-        try:
-            secrets = await secretstore.values(vault, self.dep.project_id)
-            sealed = self.dep.seen_secrets
-            seen = set(json.loads(vault.decrypt(sealed, purpose))) if sealed else set()
-        except VaultError as exc:
-            raise Failed(f"a secret cannot be decrypted: {exc}") from None
+        secrets = await secretstore.values(vault, self.dep.project_id)
+        sealed = self.dep.seen_secrets
+        seen = set(json.loads(vault.decrypt(sealed, purpose))) if sealed else set()
         self.masker.add(seen | set(secrets.values()))
         if not seen.issuperset(secrets.values()):
             sealed = vault.encrypt(json.dumps(sorted(seen | set(secrets.values()))), purpose)
@@ -318,8 +323,8 @@ class Runner:
     async def _finish(self, status: Status, error: str) -> None:
         error = self.masker.mask(error)
         for state in self.stages:
-            if state["status"] == StageStatus.PENDING.value:
-                state["status"] = StageStatus.SKIPPED.value
+            if state["status"] == StageStatus.PENDING:
+                state["status"] = StageStatus.SKIPPED
         with contextlib.suppress(LeaseLost):
             await self.sink.flush()
             await self._save(status=status, error=error, finished_at=now(), stages=self.stages)
@@ -338,7 +343,7 @@ class Runner:
 
     async def _set_stage(self, index: int, status: StageStatus, **fields: Any) -> None:
         state = self.stages[index]
-        state.update(StageState(status=status, **fields))  # type: ignore[typeddict-item]
+        state.update(cast(StageState, {"status": status, **fields}))
         await self._save(stages=self.stages, stage_index=index)
         await self.sink.stage(state["name"], status.value, state["attempt"])
 

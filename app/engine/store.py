@@ -80,7 +80,7 @@ async def acquire(dep: Deployment, holder: str, lease_seconds: float) -> bool:
         Q(lease_holder__isnull=True) | Q(lease_expires__lt=now()),
         id=dep.id,
         revision=dep.revision,
-        status=Status.IN_PROGRESS.value,
+        status=Status.IN_PROGRESS,
     ).update(lease_holder=holder, lease_expires=expires, revision=dep.revision + 1)
     if count != 1:
         return False
@@ -131,7 +131,7 @@ async def release_slot(dep: Deployment) -> bool:
 async def next_pending(project_id: str) -> Deployment | None:
     """The project's oldest PENDING deployment: the next to start (FIFO by seq)."""
     return (
-        await Deployment.filter(project_id=project_id, status=Status.PENDING.value)
+        await Deployment.filter(project_id=project_id, status=Status.PENDING)
         .order_by("seq")
         .first()
     )

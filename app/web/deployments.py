@@ -81,7 +81,7 @@ async def rollback_project(request: Request) -> Response:
     """Re-activate an earlier release (`to`, default: the one before current)."""
     project = await find_project(request)
     body = only(await json_body(request, optional=True), "to")
-    trigger = {"type": TriggerType.ROLLBACK.value, "by": actor(request)}
+    trigger = {"type": TriggerType.ROLLBACK, "by": actor(request)}
     dep = await actions.rollback_project(runtime(request).engine, project, trigger, body.get("to"))
     await record(request, "project.rollback", project.name, target=str(dep.id),
                  details={"to": str(dep.rollback_to)})  # fmt: skip
