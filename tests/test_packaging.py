@@ -43,7 +43,8 @@ def _source_files() -> set[str]:
     }
     files |= {
         "app/" + str(path.relative_to(ROOT))
-        for path in (ROOT / "migrations").rglob("*")
+        for folder in ("migrations", "frontend")
+        for path in (ROOT / folder).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }
     return files

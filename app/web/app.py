@@ -21,6 +21,7 @@ from app.db.clients import DatabaseBusy
 from app.errors import AppError, Unavailable
 from app.runtime import running
 from app.settings import Settings
+from app.web.forms import FormBridge, SecurityHeaders
 from app.web.limits import BodyLimit
 from app.web.routes import ROUTES
 
@@ -37,7 +38,12 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
 
     return Starlette(
         routes=ROUTES,
-        middleware=[*proxies(settings), Middleware(BodyLimit)],
+        middleware=[
+            *proxies(settings),
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit),
+            Middleware(FormBridge),
+        ],
         lifespan=lifespan,
         exception_handlers={
             AppError: app_error,

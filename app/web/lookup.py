@@ -9,10 +9,20 @@ from __future__ import annotations
 import uuid
 
 from starlette.requests import Request
+from tortoise.queryset import QuerySet
 
+from app.domain.access import PRIVILEGED, Caller, Role
 from app.domain.pipeline import PROJECT_NAME
 from app.errors import NotFound
 from app.models import Deployment, Project
+
+
+def visible_projects(caller: Caller | None) -> QuerySet[Project]:
+    """The projects `caller` may see, by name."""
+    query = Project.all()
+    if caller is not None and caller.role not in PRIVILEGED | {Role.VIEWER}:
+        query = query.filter(memberships__user__username=caller.username)
+    return query.order_by("name")
 
 
 async def find_project(request: Request) -> Project:

@@ -19,7 +19,7 @@ from app.errors import Conflict, Invalid
 from app.models import Deployment, Membership, Project
 from app.web.context import caller, json_body, only, record, runtime
 from app.web.guard import Forbidden
-from app.web.lookup import find_project
+from app.web.lookup import find_project, visible_projects
 from app.web.schemas import project_json
 
 WEBHOOK_SECRET = re.compile(r"^[!-~]{16,256}$")
@@ -83,11 +83,7 @@ async def create_project(request: Request) -> Response:
 
 async def list_projects(request: Request) -> Response:
     """List the projects the caller may see."""
-    query = Project.all()
-    who = caller(request)
-    if who is not None and who.role not in ("admin", "manager", "viewer"):
-        query = query.filter(memberships__user__username=who.username)
-    projects = await query.order_by("name")
+    projects = await visible_projects(caller(request))
     return JSONResponse({"projects": [_project_json(request, p) for p in projects]})
 
 

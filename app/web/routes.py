@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from app.domain.access import Permission as P
 from app.web import deployments, logs, openapi, ops, people, projects, secrets, webhooks
 from app.web.guard import Endpoint, guarded
+from app.web.pages import FRONTEND, admin, home
+from app.web.pages import deployments as deployment_pages
+from app.web.pages import projects as project_pages
 
 PERMISSIONS: dict[tuple[str, str], P] = {}
 
@@ -65,4 +69,10 @@ ROUTES: list[BaseRoute] = [
     route("GET", "/healthz", ops.healthz, P.PUBLIC),
     route("GET", "/readyz", ops.readyz, P.PUBLIC),
     route("GET", "/metrics", ops.metrics, P.METRICS),
+    # The web UI: pages (not in the OpenAPI document) and their static files.
+    *home.PAGES,
+    *project_pages.PAGES,
+    *deployment_pages.PAGES,
+    *admin.PAGES,
+    Mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static"),
 ]  # fmt: skip
