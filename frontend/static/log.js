@@ -1,0 +1,2 @@
+// The deployment page's live log (see the deployment template).
+"use strict";
