@@ -5,12 +5,14 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git tar bubblewrap util-linux \
     && rm -rf /var/lib/apt/lists/*
 
-# A regular (non-editable) install: the wheel carries the migrations as app/migrations and the
-# password list, so nothing runs from the source tree, which is removed.
+# A regular (non-editable) install: the wheel carries the migrations, the web UI's templates and
+# static files (as app/migrations, app/frontend) and the password list, so nothing runs from the
+# source tree, which is removed.
 WORKDIR /opt/capstan
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY migrations ./migrations
+COPY frontend ./frontend
 RUN pip install --no-cache-dir . && cd / && rm -rf /opt/capstan
 WORKDIR /
 

@@ -112,7 +112,7 @@ async def test_github_statuses_arrive_in_order(settings: Settings, forge: Forge)
         assert first["path"] == f"/repos/Codertocat/Hello-World/statuses/{COMMIT}"
         assert first["headers"]["Authorization"] == "Bearer tok-secret-123"
         assert first["json"]["context"] == "capstan/web"
-        assert first["json"]["target_url"] == f"https://cap.example/api/v1/deployments/{dep_id}"
+        assert first["json"]["target_url"] == f"https://cap.example/deployments/{dep_id}"
 
 
 async def test_failed_deployment_reports_failure(settings: Settings, forge: Forge) -> None:

@@ -254,11 +254,11 @@ def banner(settings: Settings) -> str:
     first = f"as admin, password in {password_file}"
     who = first if password_file.exists() else "with your username and password"
     return (
-        f"\nCapstan is running (no web pages yet: the API only)\n"
+        f"\nCapstan is running\n"
+        f"  Open:     {url}/   (sign in {who})\n"
         f"  API:      {url}/api/v1/openapi.json   (the OpenAPI document: every route)\n"
+        f"  Token:    export CAPSTAN_TOKEN=$(capstan token create admin)   (for the CLI and curl)\n"
         f"  Ready:    {url}/readyz\n"
-        f"  Log in:   POST {url}/login {who},\n"
-        f"            or get a token: export CAPSTAN_TOKEN=$(capstan token create admin)\n"
         f"  Data:     {settings.data_dir.resolve()}\n"
         f"  Stop with Ctrl-C.\n"
     )

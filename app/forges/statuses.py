@@ -102,7 +102,7 @@ def _request(
     provider, repository = report.get("provider"), report.get("repository", "")
     description = f"Capstan deployment #{dep.seq}: {status.lower().replace('_', ' ')}"
     body = {
-        "target_url": f"{settings.base_url}/api/v1/deployments/{dep.id}",
+        "target_url": f"{settings.base_url}/deployments/{dep.id}",
         "description": description[:140],
     }
     if provider == "gitlab":
