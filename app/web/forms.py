@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -38,6 +39,7 @@ FLASH_TTL = 120
 SHOWN_ONCE = ("webhook_secret", "token")
 # Submitted values never put back into a form after an error.
 PRIVATE_FIELDS = {"password", "value", "_csrf"}
+INTEGER = re.compile(r"-?[0-9]{1,18}")
 LOGIN_ERRORS = {"unauthenticated", "throttled", "cross_site"}
 
 
@@ -59,7 +61,7 @@ def convert(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, Any
         value = raw.strip() if kind else raw
         if kind == "int":
             if value:
-                if not value.lstrip("-").isdigit() or len(value) > 18:
+                if not INTEGER.fullmatch(value):
                     raise FormError(name, f"{name} must be a whole number")
                 body[name] = int(value)
         elif kind == "bool":
@@ -68,7 +70,7 @@ def convert(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, Any
             if value:
                 try:
                     body[name] = json.loads(value)
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:
                     raise FormError(name, f"{name} is not valid JSON: {exc}") from None
         elif kind == "lines":
             body[name] = [line.strip() for line in value.splitlines() if line.strip()]
@@ -81,11 +83,14 @@ def convert(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, Any
     return control, body
 
 
+# A path on this server: printable ASCII without backslashes (browsers read `\\` as `/` and drop
+# tabs and newlines, so `/\t/evil.example` would be `//evil.example`), not `//host`.
+LOCAL_PATH = re.compile(r"/(?!/)[\x21-\x5b\x5d-\x7e]*")
+
+
 def local_path(value: str | None, fallback: str) -> str:
-    """`value` if it is a path on this server (never `//host` or a scheme), else `fallback`."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return fallback
+    """`value` if it is a path on this server, else `fallback`: never a redirect elsewhere."""
+    return value if value and LOCAL_PATH.fullmatch(value) else fallback
 
 
 def _flash_key(cookie: str) -> str:
@@ -120,11 +125,15 @@ async def take_flash(request: Request) -> dict[str, Any]:
 
 
 def bridged(scope: Scope) -> bool:
+    """A browser's form: a form POST to the API without a token (scripts keep plain JSON)."""
     if scope["type"] != "http" or scope["method"] != "POST":
         return False
     path: str = scope["path"]
-    media = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
-    return media == FORM_TYPE and (path.startswith("/api/") or path in ("/login", "/logout"))
+    headers = Headers(scope=scope)
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != FORM_TYPE or "authorization" in headers:
+        return False
+    return path.startswith("/api/") or path in ("/login", "/logout")
 
 
 class FormBridge:

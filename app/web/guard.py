@@ -109,7 +109,9 @@ async def check(request: Request, permission: Permission) -> Identity:
         raise Unauthenticated("sign in, or send Authorization: Bearer <token>")
     if identity.session_csrf is not None and request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token", "")
-        if cross_site(request) or not hmac.compare_digest(sent, identity.session_csrf):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        same = hmac.compare_digest(sent.encode(), identity.session_csrf.encode())
+        if cross_site(request) or not same:
             await _denied(request, identity, "csrf", None)
             raise Forbidden("missing or wrong X-CSRF-Token", code="csrf_failed")
     request.state.identity = identity
