@@ -5,6 +5,7 @@ the README cites exists. (The configuration table is checked in tests/test_setti
 from __future__ import annotations
 
 import ast
+import hashlib
 import io
 import re
 import tokenize
@@ -216,12 +217,21 @@ def _architecture() -> dict[str, set[str]]:
 def test_the_architecture_section_names_every_folder_and_module_there_is() -> None:
     table = _architecture()
     packages = {
-        f"{path.parent.relative_to(ROOT)}/" for path in (ROOT / "app").glob("*/__init__.py")
+        f"{path.parent.relative_to(ROOT)}/" for path in (ROOT / "app").glob("**/__init__.py")
     }
-    assert set(table) == {"app/", "migrations/", *packages}
+    data = {"migrations/", "frontend/"}
+    assert set(table) == {"app/", *data, *packages}
     for folder, modules in table.items():
         there = {
             path.stem for path in (ROOT / folder).glob("*.py") if not path.stem.startswith("__")
         }
-        assert modules == (there if folder != "migrations/" else set()), folder
+        assert modules == (there if folder not in data else set()), folder
     assert (ROOT / "migrations/sqlite").is_dir() and (ROOT / "migrations/postgres").is_dir()
+
+
+def test_the_vendored_scripts_are_the_ones_the_readme_pins() -> None:
+    pinned = re.findall(r"^\| `([\w.-]+\.js)` \| [^|]+ \| `([0-9a-f]{64})` \|$", README, re.M)
+    vendor = ROOT / "frontend/static/vendor"
+    assert {name for name, _ in pinned} == {path.name for path in vendor.iterdir()}
+    for name, digest in pinned:
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
