@@ -157,5 +157,5 @@ def test_a_csrf_header_that_is_not_ascii_is_refused_not_a_crash(served: Served) 
     http, _ = _session(served)
     with contextlib.closing(http):
         answer = http.post("/api/v1/projects", json={"name": "nonascii"},
-                           headers={"X-CSRF-Token": b"\xc3\xa9\x80"})  # fmt: skip
+                           headers={b"X-CSRF-Token": b"\xc3\xa9\x80"})  # fmt: skip
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "csrf_failed"

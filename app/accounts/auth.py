@@ -29,6 +29,8 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 SESSION_IDLE = dt.timedelta(hours=12)
 SESSION_MAX = dt.timedelta(days=7)
+# How stale `last_used_at` and a session's `seen_at` may get: writes once a minute, not per request.
+TOUCH_EVERY = dt.timedelta(minutes=1)
 TOKEN_PREFIX = "cap_"
 INITIAL_PASSWORD = "initial-admin-password"  # in the data dir, until the password is changed
 # Failed logins allowed per account, and per client address, in the window; then 429.
@@ -99,12 +101,16 @@ async def create_token(
 
 
 async def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
-    token = await ApiToken.get_or_none(digest=digest(secret)).prefetch_related("user")
-    if token is None or (token.expires_at and token.expires_at < now()):
+    """The token's user: one joined SELECT; `last_used_at` is written at most once a minute,
+    so readers do not queue behind SQLite's single writer."""
+    token = await ApiToken.filter(digest=digest(secret)).select_related("user").first()
+    moment = now()
+    if token is None or (token.expires_at and token.expires_at < moment):
         return None
     if token.user.disabled:
         return None
-    await ApiToken.filter(id=token.id).update(last_used_at=now())
+    if token.last_used_at is None or token.last_used_at + TOUCH_EVERY < moment:
+        await ApiToken.filter(id=token.id).update(last_used_at=moment)
     return token.user, token
 
 
@@ -116,7 +122,7 @@ async def start_session(user: User) -> tuple[str, str]:
 
 
 async def user_for_session(session_id: str) -> tuple[User, WebSession] | None:
-    session = await WebSession.get_or_none(digest=digest(session_id)).prefetch_related("user")
+    session = await WebSession.filter(digest=digest(session_id)).select_related("user").first()
     if session is None:
         return None
     moment = now()
@@ -124,7 +130,8 @@ async def user_for_session(session_id: str) -> tuple[User, WebSession] | None:
     if expired or session.user.disabled:
         await session.delete()
         return None
-    await WebSession.filter(digest=session.digest).update(seen_at=moment)
+    if session.seen_at + TOUCH_EVERY < moment:
+        await WebSession.filter(digest=session.digest).update(seen_at=moment)
     return session.user, session
 
 
