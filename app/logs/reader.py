@@ -3,6 +3,9 @@
 A follower subscribes to the live fan-out first and reads the database second; the writer
 stores before it publishes, so every record is in one or the other. Cursors drop repeats;
 a gap (trimmed stream, Redis down, slow reader) sends it back to the database.
+
+A reader may also ask for a range: records after one cursor and before another, or the last N
+(`tail_start`), so a page can open a million-line log at its end and page back through it.
 """
 
 from __future__ import annotations
@@ -19,19 +22,48 @@ PAGE = 200
 IDLE_POLL_SECONDS = 2.0
 
 
-async def stored(deployment_id: str, after: int) -> AsyncIterator[LogBatch]:
-    """Stored batches past cursor `after`, in order."""
+async def last_cursor(deployment_id: str) -> int:
+    """The newest stored cursor of a deployment's log (0 when it has none)."""
+    newest = (
+        await LogChunk.filter(deployment_id=deployment_id)
+        .order_by("-first_cursor")
+        .first()
+        .values_list("last_cursor", flat=True)
+    )
+    return int(newest or 0)
+
+
+async def tail_start(deployment_id: str, count: int, before: int | None = None) -> int:
+    """The cursor to read after for the last `count` records (before cursor `before`)."""
+    end = await last_cursor(deployment_id)
+    if before is not None:
+        end = min(end, before - 1)
+    return max(end - count, 0)
+
+
+def _until(batch: LogBatch, before: int) -> LogBatch:
+    """The part of `batch` before cursor `before` (the batch starts before it)."""
+    if batch.last < before:
+        return batch
+    kept = batch.lines()[: before - batch.first]
+    return LogBatch(batch.kind, batch.first, before - 1, "\n".join(kept))
+
+
+async def stored(
+    deployment_id: str, after: int, before: int | None = None
+) -> AsyncIterator[LogBatch]:
+    """Stored batches past cursor `after` (and before cursor `before`), in order."""
     cursor = after
-    while True:
-        chunks = (
-            await LogChunk.filter(deployment_id=deployment_id, last_cursor__gt=cursor)
-            .order_by("first_cursor")
-            .limit(PAGE)
-        )
+    while before is None or cursor < before - 1:
+        query = LogChunk.filter(deployment_id=deployment_id, last_cursor__gt=cursor)
+        if before is not None:
+            query = query.filter(first_cursor__lt=before)
+        chunks = await query.order_by("first_cursor").limit(PAGE)
         for chunk in chunks:
             batch = LogBatch(chunk.kind, chunk.first_cursor, chunk.last_cursor, chunk.data)
             part = batch.after(cursor)
             if part is not None:
+                part = part if before is None else _until(part, before)
                 yield part
                 cursor = part.last
         if len(chunks) < PAGE:
@@ -39,13 +71,19 @@ async def stored(deployment_id: str, after: int) -> AsyncIterator[LogBatch]:
 
 
 async def follow(
-    deployment_id: str, after: int, hub: LogHub, *, live: bool = True
+    deployment_id: str,
+    after: int,
+    hub: LogHub,
+    *,
+    live: bool = True,
+    before: int | None = None,
 ) -> AsyncIterator[LogBatch]:
     """Batches past `after`; with `live`, follow until the deployment ends, then a `done`
     batch whose data is the final status. While following, an empty `tick` batch comes at
-    least every couple of seconds, so the reader can check it may still read."""
-    if not live:
-        async for batch in stored(deployment_id, after):
+    least every couple of seconds, so the reader can check it may still read. A range that
+    ends (`before` a cursor) is read from the database only, and never followed."""
+    if not live or before is not None:
+        async for batch in stored(deployment_id, after, before):
             yield batch
         return
     cursor = after

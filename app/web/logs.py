@@ -1,4 +1,12 @@
-"""Log endpoints: Server-Sent Events for browsers and scripts, plain text for `curl -N`."""
+"""Log endpoints: Server-Sent Events for browsers and scripts, plain text for `curl -N`.
+
+Both take a range where the contract is silent: `?tail=N` starts at the last N records (lines
+and stage events) instead of the first, and `?before=CURSOR` ends the read before that cursor
+(what is stored, never followed; an SSE range ends without `done`, the deployment has not).
+A resume (`Last-Event-ID`) ignores `tail`: the client has every record up to its cursor, and
+gets every one after it. So a page opens a million-line log at its end
+(`?tail=1000`), pages back (`?before=FIRST&tail=1000`), and reconnects without a hole.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app.domain.access import Permission
 from app.errors import AppError, BadRequest
-from app.logs.reader import follow
+from app.logs.reader import follow, tail_start
 from app.logs.records import LogBatch, stage_marker, terminal_safe
 from app.web.context import runtime
 from app.web.guard import check
@@ -22,6 +30,8 @@ from app.web.lookup import find_deployment
 PING_SECONDS = 15
 CURSOR = re.compile(r"[0-9]{1,18}")
 RECHECK_SECONDS = 5
+# How soon a browser's EventSource reconnects after the stream drops (a restart, a proxy).
+RETRY_MS = 1000
 
 
 async def deployment_logs(request: Request) -> Response:
@@ -29,12 +39,18 @@ async def deployment_logs(request: Request) -> Response:
     a live deployment to its end (`?follow=0`: what exists now)."""
     dep, _project = await find_deployment(request)
     after = _cursor(request)
+    before = _number(request, "before")
+    tail = _number(request, "tail")
+    if tail is not None and not request.headers.get("last-event-id"):
+        after = max(after, await tail_start(str(dep.id), tail, before))
     hub = runtime(request).hub
     if "text/event-stream" in request.headers.get("accept", ""):
-        batches = _while_allowed(request, follow(str(dep.id), after, hub))
+        reader = follow(str(dep.id), after, hub, before=before)
+        batches = _while_allowed(request, reader)
         return EventSourceResponse(_sse(batches), ping=PING_SECONDS, send_timeout=30)
     live = request.query_params.get("follow", "1").lower() not in ("0", "false", "no")
-    batches = _while_allowed(request, follow(str(dep.id), after, hub, live=live))
+    reader = follow(str(dep.id), after, hub, live=live, before=before)
+    batches = _while_allowed(request, reader)
     return StreamingResponse(_plain(batches), media_type="text/plain; charset=utf-8")
 
 
@@ -63,8 +79,19 @@ def _cursor(request: Request) -> int:
     return int(raw)
 
 
+def _number(request: Request, name: str) -> int | None:
+    """`tail` or `before`: a count or a cursor, ASCII digits as for `after`."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not CURSOR.fullmatch(raw):
+        raise BadRequest(f"{name} must be a whole number of at most 18 digits")
+    return int(raw)
+
+
 async def _sse(batches: AsyncIterator[LogBatch]) -> AsyncIterator[bytes]:
     """One pre-rendered block of events per batch: a million lines are not a million sends."""
+    yield f"retry: {RETRY_MS}\n\n".encode()
     async for batch in batches:
         if batch.kind == "lines":
             cursor = batch.first
