@@ -27,10 +27,10 @@ async def last_cursor(deployment_id: str) -> int:
     newest = (
         await LogChunk.filter(deployment_id=deployment_id)
         .order_by("-first_cursor")
+        .only("id", "last_cursor")
         .first()
-        .values_list("last_cursor", flat=True)
     )
-    return int(newest or 0)
+    return newest.last_cursor if newest else 0
 
 
 async def tail_start(deployment_id: str, count: int, before: int | None = None) -> int:
