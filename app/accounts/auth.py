@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import secrets
+import time
 import uuid
 from pathlib import Path
 
@@ -100,10 +101,43 @@ async def create_token(
     return token, secret
 
 
+# Identities this process checked in the last RECALL_SECONDS: a burst of requests with one
+# token or session costs one SELECT. Any change to users, tokens or sessions made here forgets
+# them all (`forget`); one made by another process is seen within RECALL_SECONDS.
+RECALL_SECONDS = 2.0
+RECALL_MAX = 10_000
+_recent: dict[str, tuple[float, object]] = {}
+
+
+def _recall(key: str) -> object | None:
+    found = _recent.get(key)
+    if found is None or found[0] < time.monotonic():
+        return None
+    return found[1]
+
+
+def _remember(key: str, value: object) -> None:
+    if len(_recent) >= RECALL_MAX:
+        _recent.clear()
+    _recent[key] = (time.monotonic() + RECALL_SECONDS, value)
+
+
+def forget() -> None:
+    """Users, tokens or sessions changed: check every identity afresh."""
+    _recent.clear()
+
+
 async def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
-    """The token's user: one joined SELECT; `last_used_at` is written at most once a minute,
-    so readers do not queue behind SQLite's single writer."""
-    token = await ApiToken.filter(digest=digest(secret)).select_related("user").first()
+    """The token's user: one joined SELECT (then recalled for RECALL_SECONDS);
+    `last_used_at` is written at most once a minute, so readers do not queue behind SQLite's
+    single writer."""
+    key = "token:" + digest(secret)
+    recalled = _recall(key)
+    if isinstance(recalled, ApiToken):
+        if recalled.expires_at and recalled.expires_at < now():
+            return None
+        return recalled.user, recalled
+    token = await ApiToken.filter(digest=key[6:]).select_related("user").first()
     moment = now()
     if token is None or (token.expires_at and token.expires_at < moment):
         return None
@@ -111,6 +145,7 @@ async def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
         return None
     if token.last_used_at is None or token.last_used_at + TOUCH_EVERY < moment:
         await ApiToken.filter(id=token.id).update(last_used_at=moment)
+    _remember(key, token)
     return token.user, token
 
 
@@ -122,7 +157,11 @@ async def start_session(user: User) -> tuple[str, str]:
 
 
 async def user_for_session(session_id: str) -> tuple[User, WebSession] | None:
-    session = await WebSession.filter(digest=digest(session_id)).select_related("user").first()
+    key = "session:" + digest(session_id)
+    recalled = _recall(key)
+    if isinstance(recalled, WebSession):
+        return recalled.user, recalled
+    session = await WebSession.filter(digest=key[8:]).select_related("user").first()
     if session is None:
         return None
     moment = now()
@@ -132,15 +171,18 @@ async def user_for_session(session_id: str) -> tuple[User, WebSession] | None:
         return None
     if session.seen_at + TOUCH_EVERY < moment:
         await WebSession.filter(digest=session.digest).update(seen_at=moment)
+    _remember(key, session)
     return session.user, session
 
 
 async def end_session(session_id: str) -> None:
+    forget()
     await WebSession.filter(digest=digest(session_id)).delete()
 
 
 async def end_sessions(user_id: int) -> None:
     """Sign the user out everywhere (password change, disabled)."""
+    forget()
     await WebSession.filter(user_id=user_id).delete()
 
 

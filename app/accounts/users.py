@@ -63,6 +63,7 @@ async def update(
     if before["role"] == "admin" and (user.role != "admin" or user.disabled):
         await _keep_an_admin(user)
     await user.save()
+    auth.forget()
     if password is not None or user.disabled:
         await auth.end_sessions(user.id)
     if password is not None and user.username == "admin":
@@ -77,6 +78,7 @@ async def delete(actor: audit.Actor, user: User, data_dir: Path) -> None:
     if user.role == "admin":
         await _keep_an_admin(user)
     await user.delete()
+    auth.forget()
     if user.username == "admin":
         await auth.retire_initial_password(data_dir)
     await audit.record(actor, "user.delete", target=user.username)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.accounts import audit, auth
-from app.domain.access import Caller, Permission, allows, sees_project
+from app.domain.access import Caller, Permission, Role, allows, sees_project
 from app.errors import AppError, NotFound
 from app.models import ApiToken, Membership, Project, User
 from app.web.lookup import project_of
@@ -95,8 +95,10 @@ async def identify(request: Request) -> Identity | None:
 
 
 async def caller_for(user: User, project: Project | None) -> Caller:
+    """The user as the access rules see them on `project`. Only a developer's membership
+    counts (`app.domain.access`), so only theirs is looked up."""
     role = None
-    if project is not None:
+    if project is not None and user.role == Role.DEVELOPER:
         membership = await Membership.get_or_none(project_id=project.id, user_id=user.id)
         role = membership.role if membership else None
     return Caller(user.username, user.role, role)

@@ -46,7 +46,7 @@ async def find_deployment(request: Request) -> tuple[Deployment, Project]:
         dep_id = uuid.UUID(request.path_params["deployment"])
     except ValueError:
         raise NotFound("no such deployment", code="deployment_not_found") from None
-    dep = await Deployment.get_or_none(id=dep_id).prefetch_related("project")
+    dep = await Deployment.filter(id=dep_id).select_related("project").first()
     if dep is None:
         raise NotFound("no such deployment", code="deployment_not_found")
     request.state.deployment = dep

@@ -248,6 +248,7 @@ async def delete_token(request: Request) -> Response:
         query = query.filter(user_id=user.id)
     if not await query.delete():
         raise NotFound("no such token", code="token_not_found")
+    auth.forget()
     await audit.record(actor_of(request), "token.revoke", target=str(token_id))
     return Response(status_code=204)
 

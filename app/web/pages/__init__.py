@@ -92,9 +92,14 @@ async def render(
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
+# Each page's permission (the API's are in `app.web.routes.PERMISSIONS`).
+PAGE_PERMISSIONS: dict[str, Permission] = {}
+
+
 def page(path: str, endpoint: Page, permission: Permission) -> Route:
     """A GET page behind `permission`; signed out, it sends the browser to sign in first, and
     an error is a page, not JSON."""
+    PAGE_PERMISSIONS[path] = permission
 
     @functools.wraps(endpoint)
     async def wrapper(request: Request) -> Response:
