@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 from conftest import Repo
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
+from served import Served
 from ui import SCREENSHOTS, Browsing
 
 
@@ -131,9 +132,15 @@ def test_the_queue_board_follows_running_pending_and_failed_deployments(
     expect(pending).to_have_count(1)
     expect(pending).to_contain_text(f"#{second['seq']}")
     browsing.screenshot("queue")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SCREENSHOTS / "phone-queue-running.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.evaluate("window.notReloaded = true")
 
-    confirm(page, pending, "Cancel", f"Yes, cancel #{second['seq']}")
+    pending.locator("summary", has_text="Cancel").click()
+    with page.expect_response(re.compile(r"/queue/board$")):
+        pass  # the board polls; the open confirmation survives it
+    page.get_by_role("button", name=f"Yes, cancel #{second['seq']}").click()
     expect(busy.locator(".jobs.pending")).to_have_count(0)
     expect(page.locator(".flash.notice")).to_contain_text("cancelled")
     assert api.get(f"/api/v1/deployments/{second['id']}").json()["status"] == "CANCELLED"
@@ -183,7 +190,9 @@ def test_the_audit_page_lists_filters_and_verifies_the_chain(browsing: Browsing)
     expect(page.locator(".filters .field-error")).to_have_text("actor is at most 128 characters")
 
 
-def test_developers_and_viewers_get_no_admin_pages(browsing: Browsing) -> None:
+def test_developers_and_viewers_get_no_admin_pages_and_managers_only_read_users(
+    browsing: Browsing,
+) -> None:
     password = browsing.user("ui-viewer", "viewer")
     browsing.user("ui-dev", "developer", password)
     for name in ("ui-dev", "ui-viewer"):
@@ -204,6 +213,14 @@ def test_developers_and_viewers_get_no_admin_pages(browsing: Browsing) -> None:
     expect(page.locator("h1")).to_contain_text("403")
     browsing.screenshot("users-refused")
 
+    browsing.user("ui-manager", "manager", password)  # lists users, changes none
+    browsing.context.clear_cookies()
+    page = browsing.sign_in("ui-manager", password)
+    page.goto(browsing.url + "/users")
+    expect(page.locator("#user-ui-viewer")).to_contain_text("viewer")
+    expect(page.locator("main form")).to_have_count(0)
+    expect(page.locator("main")).to_contain_text("Only admins may change users.")
+
     with httpx.Client(base_url=browsing.url) as http:
         signed = http.post("/login", data={"username": "ui-viewer", "password": password},
                            headers={"Origin": browsing.url})  # fmt: skip
@@ -219,11 +236,32 @@ def test_developers_and_viewers_get_no_admin_pages(browsing: Browsing) -> None:
     assert "ui-forged" not in names
 
 
-def test_the_admin_pages_fit_a_phone(browsing: Browsing) -> None:
+def test_the_admin_pages_fit_a_phone_in_the_dark(browsing: Browsing) -> None:
     browsing.sign_in()
     browsing.page.set_viewport_size({"width": 390, "height": 844})
+    browsing.page.emulate_media(color_scheme="dark")
     for path in ("/users", "/tokens", "/queue", "/audit"):
         page = browsing.goto(path)
         width = page.evaluate("document.documentElement.scrollWidth")
         page.screenshot(path=str(SCREENSHOTS / f"phone{path.replace('/', '-')}.png"))
         assert width <= 390, (path, width)
+
+
+def test_without_javascript_a_token_is_made_and_revoked(
+    browser: Browser, ui_server: Served
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    password = (ui_server.data_dir / "initial-admin-password").read_text().strip()
+    page.goto(ui_server.url + "/tokens")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.fill("#new input[name=name]", "ui-nojs")
+    page.click("#new button[type=submit]")
+    expect(page.locator("#once-token")).to_have_text(re.compile(r"^cap_"))
+    row = page.locator("tr", has_text="ui-nojs")
+    confirm(page, row, "Revoke", "Yes, revoke")
+    expect(page.locator(".flash.notice")).to_contain_text("ui-nojs revoked")
+    expect(page.locator("tr", has_text="ui-nojs")).to_have_count(0)
+    context.close()
