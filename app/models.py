@@ -17,6 +17,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from app.domain.access import ProjectRole, Role
+from app.domain.notify import DeliveryStatus, ProviderKind
 from app.domain.status import Concurrency, Kind, Outcome, StageState, Status
 
 
@@ -255,3 +256,92 @@ class AuditHead(Model):
 
     class Meta:
         table = "audit_head"
+
+
+class NotifyProvider(Model):
+    """Credentials for a notification service (an SMTP server, a Telegram bot, a signing key).
+    `sealed` holds the secret fields as JSON, AES-256-GCM encrypted; never returned."""
+
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=63, unique=True)
+    kind = fields.CharEnumField(ProviderKind, max_length=16)
+    settings: dict[str, Any] = fields.JSONField()
+    sealed: str | None = fields.TextField(null=True)  # type: ignore[assignment]
+    created_by = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "notify_providers"
+
+
+class NotifyChannel(Model):
+    """A destination under a provider: a Slack webhook, a chat, a list of addresses. A secret
+    destination (a webhook URL carries its token) is sealed like the provider's credentials."""
+
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=63, unique=True)
+    provider: fields.ForeignKeyRelation[NotifyProvider] = fields.ForeignKeyField(
+        "models.NotifyProvider", related_name="channels", on_delete=fields.CASCADE
+    )
+    target: dict[str, Any] = fields.JSONField()
+    sealed: str | None = fields.TextField(null=True)  # type: ignore[assignment]
+    timeout = fields.FloatField(default=10.0)
+    # Failed or dropped deliveries in a row; at UNHEALTHY_AFTER the channel shows unhealthy.
+    failures = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+    created_by = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    provider_id: str
+
+    class Meta:
+        table = "notify_channels"
+
+
+class NotifySubscription(Model):
+    """Which events of which project (or of every project: `project` null) go to a channel."""
+
+    id = fields.UUIDField(primary_key=True)
+    channel: fields.ForeignKeyRelation[NotifyChannel] = fields.ForeignKeyField(
+        "models.NotifyChannel", related_name="subscriptions", on_delete=fields.CASCADE
+    )
+    project: fields.ForeignKeyNullableRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="subscriptions", on_delete=fields.CASCADE, null=True
+    )
+    events: list[str] = fields.JSONField()
+    created_by = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    channel_id: str
+    project_id: str | None
+
+    class Meta:
+        table = "notify_subscriptions"
+        unique_together = (("channel_id", "project_id"),)
+
+
+class NotifyDelivery(Model):
+    """One event for one channel: its message (masked), attempts and outcome. `key` names the
+    event, so the same event never makes a second delivery to a channel."""
+
+    id = fields.UUIDField(primary_key=True)
+    channel: fields.ForeignKeyRelation[NotifyChannel] = fields.ForeignKeyField(
+        "models.NotifyChannel", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=128)
+    event = fields.CharField(max_length=32)
+    project = fields.CharField(max_length=63, null=True)
+    message: dict[str, Any] = fields.JSONField()
+    status = fields.CharEnumField(DeliveryStatus, max_length=16, db_index=True)
+    attempts = fields.IntField(default=0)
+    response_code = fields.IntField(null=True)
+    reason = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    channel_id: str
+
+    class Meta:
+        table = "notify_deliveries"
+        unique_together = (("key", "channel_id"),)

@@ -18,10 +18,13 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
+from app.domain.notify import MAX_ATTEMPTS, EventKind
 from app.engine.bundle import Engine
 from app.engine.runner import advance
 from app.forges.statuses import post_status
-from app.models import Deployment
+from app.models import Deployment, NotifyDelivery
+from app.notify import dispatch
+from app.settings import Settings
 
 log = logging.getLogger("capstan.queue")
 
@@ -53,10 +56,11 @@ def redis_client(url: str) -> Redis:
 
 
 class JobQueue:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
+        self.settings = settings
         self.queue = CapstanQueue(redis, name=QUEUE_NAME)
-        self._background: set[asyncio.Task[bool]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def enqueue(self, dep: Deployment) -> bool:
         """Ask a worker to advance `dep`. False when Redis is unreachable: the row waits in the
@@ -79,12 +83,48 @@ class JobQueue:
         return True
 
     async def report(self, dep: Deployment) -> None:
-        """Ask a worker to post `dep`'s commit status: best effort, retried with backoff, and
-        enqueued in the background so no request or deployment waits for it."""
+        """Tell the world `dep` changed: its commit status (when it came from a forge) and the
+        notifications its status is an event of. Best effort, retried with backoff, and in the
+        background so no request or deployment waits for it."""
         if dep.report:
-            task = asyncio.create_task(self._enqueue_report(dep.id, dep.status))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._enqueue_report(dep.id, dep.status))
+        await self.notify(dep, dispatch.kind_for(dep))
+
+    async def notify(self, dep: Deployment, kind: EventKind) -> None:
+        """Notify the channels subscribed to `kind` of `dep`, in the background."""
+        self._in_background(self._notify(dep, kind))
+
+    def _in_background(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _notify(self, dep: Deployment, kind: EventKind) -> None:
+        try:
+            event = await dispatch.event_for(dep, kind, self.settings.base_url)
+            for delivery in await dispatch.emit(event):
+                await self.send(delivery)
+        except Exception as exc:  # a notification must never break what it reports
+            log.warning("notification not emitted", extra={"deployment": str(dep.id),
+                                                           "error": str(exc)})  # fmt: skip
+
+    async def send(self, delivery: NotifyDelivery) -> bool:
+        """Ask a worker to send one delivery (the reconciler re-asks for a lost one)."""
+        try:
+            await self.queue.enqueue(
+                "notify",
+                key=f"notify:{delivery.id}",
+                delivery_id=str(delivery.id),
+                timeout=90,
+                retries=MAX_ATTEMPTS,
+                retry_delay=self.settings.notify_retry_seconds,
+                retry_backoff=True,
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("notification not enqueued; the reconciler will retry",
+                        extra={"delivery": str(delivery.id), "error": str(exc)})  # fmt: skip
+            return False
+        return True
 
     async def _enqueue_report(self, dep_id: object, status: str) -> bool:
         try:
@@ -117,9 +157,12 @@ class JobQueue:
                 engine.settings, engine.vault, engine.redis, deployment_id, state
             )
 
+        async def notify_job(ctx: Context, *, delivery_id: str) -> str:
+            return await dispatch.deliver(engine.settings, engine.vault, delivery_id)
+
         return CapstanWorker(
             self.queue,
-            functions=[("advance", advance_job), ("report", report_job)],
+            functions=[("advance", advance_job), ("report", report_job), ("notify", notify_job)],
             id=engine.holder,
             concurrency=concurrency,
             dequeue_timeout=5,

@@ -99,10 +99,21 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
             await asyncio.to_thread(embedded.stop)
         raise
     redis = redis_client(redis_url)
-    jobs = JobQueue(redis)
+    jobs = JobQueue(redis, settings)
     metrics = Metrics()
     holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    engine = Engine(settings, holder, redis, jobs.enqueue, jobs.report, metrics, vault, sandbox)
+    engine = Engine(
+        settings,
+        holder,
+        redis,
+        jobs.enqueue,
+        jobs.report,
+        jobs.notify,
+        jobs.send,
+        metrics,
+        vault,
+        sandbox,
+    )
     hub = LogHub(redis)
     tasks: list[asyncio.Task[None]] = []
     saq_worker: CapstanWorker | None = None

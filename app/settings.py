@@ -49,6 +49,8 @@ class Settings:
     single_team: bool = False
     allow_local_repos: bool = False
     trusted_proxies: str = ""
+    notify_allow_private: bool = False
+    notify_retry_seconds: float = 2.0
     base_env: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {"PATH": "/usr/local/bin:/usr/bin:/bin"},
         metadata={"env": False},

@@ -35,5 +35,6 @@ async def test_migrate_applies_once(tmp_path: Path) -> None:
         "3_access.py",
         "4_audit_project.py",
         "5_enums.py",
+        "6_notifications.py",
     ]
     assert await migrate(settings) == []

@@ -11,18 +11,22 @@ deployment runs exactly once however often this fires.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
 from tortoise.expressions import Q
 
+from app.domain.notify import DeliveryStatus
 from app.domain.status import TERMINAL, Status, awaits_approval
 from app.engine import process
 from app.engine.bundle import Engine
 from app.engine.runner import settle
 from app.engine.store import now
-from app.models import Deployment
+from app.models import Deployment, NotifyDelivery
 
 log = logging.getLogger("capstan.reconciler")
+
+NOTIFY_LOST_AFTER = dt.timedelta(minutes=5)
 
 
 async def reconcile(engine: Engine) -> int:
@@ -47,6 +51,13 @@ async def reconcile(engine: Engine) -> int:
             busy.add(dep.project_id)
             await engine.enqueue(dep)
             count += 1
+    # A notification still pending long after its retries would have ended lost its job (Redis
+    # forgot it): ask again. Its job key makes this a no-op while the job still exists.
+    stale = now() - NOTIFY_LOST_AFTER
+    for delivery in await NotifyDelivery.filter(
+        status=DeliveryStatus.PENDING, created_at__lt=stale
+    ).limit(100):
+        await engine.resend(delivery)
     return count
 
 

@@ -22,6 +22,7 @@ from typing import Any, cast
 from app.db.clients import settled
 from app.domain import repos
 from app.domain.masker import Masker
+from app.domain.notify import EventKind
 from app.domain.pipeline import StageSpec, backoff, judge
 from app.domain.status import TERMINAL, Kind, StageState, StageStatus, Status
 from app.engine import process, pushes, releases, store
@@ -68,6 +69,7 @@ async def advance(engine: Engine, deployment_id: str, touch: Touch | None = None
         if head is None or head.id != dep.id or not await store.claim(dep, engine.holder, lease):
             return
         engine.metrics.start_latency.observe((now() - dep.created_at).total_seconds())
+        await engine.notify(dep, EventKind.STARTED)
     elif dep.status == Status.IN_PROGRESS:
         if not await store.acquire(dep, engine.holder, lease):
             return
@@ -291,6 +293,7 @@ class Runner:
             )
         await self.sink.flush()
         await self._save(stage_index=index, lease_holder=None, lease_expires=None)
+        await self.engine.notify(self.dep, EventKind.AWAITING_APPROVAL)
         return PARKED
 
     async def _complete(self, project: Project) -> None:

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 from app.errors import ConfigError
 from app.keyring.keys import key_file, parse_key, read_keys, write_key_file
 from app.keyring.vault import Vault, VaultError, key_id, token_key_id
-from app.models import Deployment, Project, Secret
+from app.models import Deployment, NotifyChannel, NotifyProvider, Project, Secret
 from app.settings import Settings
 
 SWEEPS = 5
@@ -26,7 +26,9 @@ SWEEPS = 5
 class Row:
     """One encrypted value: where it lives and what it was encrypted for."""
 
-    model: type[Project] | type[Secret] | type[Deployment]
+    model: (
+        type[Project] | type[Secret] | type[Deployment] | type[NotifyProvider] | type[NotifyChannel]
+    )
     pk: object
     column: str
     token: str
@@ -44,6 +46,15 @@ async def encrypted_rows() -> AsyncIterator[Row]:
         "seq", "id", "seen_secrets"
     ):
         yield Row(Deployment, dep.seq, "seen_secrets", dep.seen_secrets, f"seen:{dep.id}")
+    for model in (NotifyProvider, NotifyChannel):
+        for row in await model.filter(sealed__isnull=False).only("id", "sealed"):
+            assert row.sealed is not None
+            yield Row(model, row.id, "sealed", row.sealed, sealed_purpose(model, row.id))
+
+
+def sealed_purpose(model: type[NotifyProvider] | type[NotifyChannel], pk: object) -> str:
+    """What a notification provider's or channel's secret fields are encrypted for."""
+    return f"{model.Meta.table}:{pk}"
 
 
 async def check(settings: Settings) -> tuple[Counter[str], list[str]]:
