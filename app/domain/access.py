@@ -46,6 +46,7 @@ class Permission(enum.StrEnum):
     USERS_READ = "users_read"
     USERS_WRITE = "users_write"
     AUDIT_READ = "audit_read"
+    NOTIFY_MANAGE = "notify_manage"  # notification providers and channels
     ADMIN = "admin"  # the queue
     METRICS = "metrics"  # admins, or anyone with CAPSTAN_METRICS_PUBLIC=1
 
@@ -85,7 +86,7 @@ def allows(caller: Caller, permission: Permission, *, members_can_approve: bool 
                 or membership == ProjectRole.OWNER
                 or (membership == ProjectRole.MEMBER and members_can_approve)
             )
-        case Permission.USERS_READ:
+        case Permission.USERS_READ | Permission.NOTIFY_MANAGE:
             return privileged
         case Permission.USERS_WRITE | Permission.ADMIN | Permission.METRICS:
             return role == Role.ADMIN
