@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +21,7 @@ from tortoise.queryset import QuerySet
 
 from app.accounts import audit
 from app.domain import text
-from app.domain.access import ROLES, Permission, ProjectRole, Role
+from app.domain.access import PRIVILEGED, ROLES, Permission, ProjectRole, Role
 from app.domain.status import StageStatus, Status
 from app.errors import AppError, Invalid
 from app.models import ApiToken, AuditEvent, Deployment, Membership, Project, User
@@ -109,6 +108,7 @@ def _stage(dep: Deployment) -> dict[str, Any]:
 
 
 def _failed_stage(dep: Deployment) -> dict[str, Any]:
+    """The stage a failed deployment failed at."""
     found = [s for s in dep.stages if s.get("status") == StageStatus.FAILED]
     return dict(found[0]) if found else {}
 
@@ -128,12 +128,11 @@ async def board(request: Request) -> dict[str, Any]:
     user = identity(request).user
     projects = []
     for project in await Project.filter(id__in=list(ids)).order_by("name"):
-        mine = [d for d in pending if d.project_id == project.id]
         projects.append({
             "project": project,
             "allowed": Allowed(await caller_for(user, project), project),
             "running": [(d, _stage(d)) for d in running if d.project_id == project.id],
-            "pending": mine,
+            "pending": [d for d in pending if d.project_id == project.id],
             "failed": [(d, _failed_stage(d)) for d in failed if d.project_id == project.id],
         })  # fmt: skip
     return {
@@ -210,8 +209,10 @@ def _details(details: dict[str, Any]) -> str:
     return json.dumps(details, sort_keys=True, separators=(", ", ": ")) if details else ""
 
 
-def _link(filters: dict[str, str], **extra: Any) -> str:
-    values = {**{k: v for k, v in filters.items() if v}, **extra}
+def _link(filters: dict[str, str], limit: int, **extra: Any) -> str:
+    """The audit page with these filters (and `limit`, unless the default) and `extra`."""
+    values = {k: v for k, v in filters.items() if v}
+    values.update({"limit": str(limit)} if limit != AUDIT_PAGE else {}, **extra)
     return "/audit" + (f"?{urlencode(values)}" if values else "")
 
 
@@ -222,18 +223,15 @@ async def audit_page(request: Request) -> Response:
     error, events, older = None, [], None
     try:
         limit = int_param(request, "limit", AUDIT_PAGE, 1, AUDIT_MAX)
-        before = (
-            int_param(request, "before", 0, 1, 2**62) if "before" in request.query_params else 0
-        )
         query = await readable_events(user, filters)
-        if before:
-            query = query.filter(id__lt=before)
+        if "before" in request.query_params:
+            query = query.filter(id__lt=int_param(request, "before", 0, 1, 2**62))
         events = await query.order_by("-id").limit(limit + 1)
     except Invalid as exc:
         error, limit = exc, AUDIT_PAGE
     if len(events) > limit:
         events = events[:limit]
-        older = _link(filters, limit=limit, before=events[-1].id)
+        older = _link(filters, limit, before=events[-1].id)
     checked, broken, why = await audit.verify()
     context = {
         "events": [(e, _details(e.details)) for e in events],
@@ -241,15 +239,16 @@ async def audit_page(request: Request) -> Response:
         "limit": limit,
         "error": error,
         "older": older,
-        "newest": _link(filters) if "before" in request.query_params else None,
+        "newest": _link(filters, limit) if "before" in request.query_params else None,
         "chain": {"checked": checked, "broken": broken, "why": why},
         "actions": await _actions(),
-        "privileged": user.role in (Role.ADMIN, Role.MANAGER),
+        "privileged": user.role in PRIVILEGED,
     }
     return await render(request, "audit.html", context)
 
 
-async def _actions() -> Iterable[str]:
+async def _actions() -> list[str]:
+    """Every action the trail holds, for the filter's suggestions."""
     found = await AuditEvent.all().distinct().order_by("action").values_list("action", flat=True)
     return [str(a) for a in found]
 
