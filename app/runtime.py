@@ -29,6 +29,8 @@ from app.keyring.keys import open_vault
 from app.keyring.vault import Vault
 from app.logs.bus import LogHub
 from app.metrics import Metrics
+from app.notify import monitor
+from app.notify import monitor
 from app.queue import CapstanWorker, JobQueue, redis_client
 from app.settings import Settings
 
@@ -122,6 +124,8 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
         saq_worker = jobs.worker(engine, settings.worker_concurrency)
         worker_task = asyncio.create_task(saq_worker.start(), name="capstan-worker")
         tasks.append(asyncio.create_task(reconciler.run_forever(engine), name="reconciler"))
+        watch = monitor.watch(settings, vault, jobs)
+        tasks.append(asyncio.create_task(watch, name="outage-watch"))
     try:
         yield Runtime(settings, engine, jobs, hub, vault, metrics, sandbox, worker_task)
     finally:

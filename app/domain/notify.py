@@ -44,7 +44,7 @@ class DeliveryStatus(enum.StrEnum):
 
 
 DELIVERY_DONE = frozenset({DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.DROPPED})
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 6  # the first try and five retries
 UNHEALTHY_AFTER = 3  # failed or dropped deliveries in a row
 
 

@@ -1,0 +1,198 @@
+"""Notifications end to end, against HTTP sinks on 127.0.0.1 that the test starts: one event
+for each subscribed channel, retried on 5xx and timeouts, dropped on 4xx, never sent twice, and
+never in a deployment's way."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+import uvicorn
+from conftest import Capstan, free_port, running_capstan
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.domain.notify import MAX_ATTEMPTS, DeliveryStatus, ProviderKind
+from app.keyring.keys import read_keys
+from app.keyring.vault import Vault
+from app.models import (
+    Deployment,
+    NotifyChannel,
+    NotifyDelivery,
+    NotifyProvider,
+    NotifySubscription,
+    Project,
+)
+from app.notify import config, dispatch
+from app.settings import Settings
+
+SIGNING = "s3cret-signing-key"
+
+
+@dataclasses.dataclass
+class Sink:
+    """Endpoints that answer as broken services do, recording what reached them."""
+
+    url: str
+    seen: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    flaky_failures: int = 5
+
+    def record(self, name: str, request: Request, body: bytes) -> None:
+        self.seen.setdefault(name, []).append({"headers": dict(request.headers), "body": body})
+
+
+@contextlib.asynccontextmanager
+async def sink() -> AsyncIterator[Sink]:
+    port = free_port()
+    box = Sink(f"http://127.0.0.1:{port}")
+
+    async def flaky(request: Request) -> Response:
+        box.record("flaky", request, await request.body())
+        if len(box.seen["flaky"]) <= box.flaky_failures:
+            return JSONResponse({"error": "busy"}, status_code=500)
+        return JSONResponse({"ok": True})
+
+    async def hang(request: Request) -> Response:
+        box.record("hang", request, await request.body())
+        await asyncio.sleep(30)
+        return JSONResponse({"ok": True})
+
+    async def gone(request: Request) -> Response:
+        box.record("gone", request, await request.body())
+        return JSONResponse({"error": "no such hook"}, status_code=404)
+
+    app = Starlette(
+        routes=[Route(f"/{f.__name__}", f, methods=["POST"]) for f in (flaky, hang, gone)]
+    )
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_config=None,
+                                           timeout_graceful_shutdown=0))  # fmt: skip
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield box
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+async def notifying(settings: Settings) -> AsyncIterator[Capstan]:
+    fast = dataclasses.replace(settings, notify_allow_private=True, notify_retry_seconds=0.05)
+    async with running_capstan(fast) as running:
+        yield running
+
+
+async def webhook_channels(vault: Vault, box: Sink, project: str, *names: str) -> None:
+    provider = NotifyProvider(name="hooks", kind=ProviderKind.WEBHOOK, settings={},
+                              created_by="test")  # fmt: skip
+    config.seal(vault, provider, {"signing_secret": SIGNING})
+    await provider.save()
+    target = await Project.get(name=project)
+    for name in names:
+        channel = NotifyChannel(name=name, provider=provider, target={}, timeout=0.5,
+                                created_by="test")  # fmt: skip
+        config.seal(vault, channel, {"url": f"{box.url}/{name}"})
+        await channel.save()
+        events = ["succeeded", "failed"]
+        await NotifySubscription.create(channel=channel, project=target, events=events,
+                                        created_by="test")  # fmt: skip
+
+
+async def settled_deliveries(timeout: float = 30) -> dict[str, NotifyDelivery]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = await NotifyDelivery.all().prefetch_related("channel")
+        if rows and all(r.status != DeliveryStatus.PENDING for r in rows):
+            return {r.channel.name: r for r in rows}
+        assert time.monotonic() < deadline, [(r.channel.name, r.status, r.attempts) for r in rows]
+        await asyncio.sleep(0.1)
+
+
+async def test_three_broken_channels_each_get_what_they_deserve(notifying: Capstan) -> None:
+    await notifying.create_project(stages=[{"name": "build", "run": "sleep 1; echo built"}])
+    baseline = await notifying.wait_for((await notifying.trigger())["id"], "COMPLETED")
+    async with sink() as box:
+        await webhook_channels(_server_vault(notifying), box, "web", "flaky", "hang", "gone")
+        dep = await notifying.wait_for((await notifying.trigger())["id"], "COMPLETED")
+        rows = await settled_deliveries()
+    # The deployment did not wait for any channel.
+    assert _seconds(dep) < _seconds(baseline) + 2.0
+    assert set(rows) == {"flaky", "hang", "gone"}
+    flaky, hang, gone = rows["flaky"], rows["hang"], rows["gone"]
+    assert (flaky.status, flaky.attempts, flaky.response_code) == (DeliveryStatus.SENT, 6, 200)
+    assert (hang.status, hang.attempts) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
+    assert (gone.status, gone.attempts, gone.response_code) == (DeliveryStatus.DROPPED, 1, 404)
+    # What arrived: every attempt of one delivery, the same signed body; nothing else.
+    assert len(box.seen["flaky"]) == 6 and len(box.seen["gone"]) == 1
+    assert len(box.seen["hang"]) == MAX_ATTEMPTS
+    bodies = {request["body"] for request in box.seen["flaky"]}
+    assert len(bodies) == 1
+    for request in box.seen["flaky"]:
+        mac = hmac.new(SIGNING.encode(), request["body"], hashlib.sha256).hexdigest()
+        assert request["headers"]["x-capstan-signature"] == f"sha256={mac}"
+        assert request["headers"]["x-capstan-delivery"] == str(flaky.id)
+    message = json.loads(bodies.pop())
+    assert message["event"] == "succeeded" and message["url"].endswith(f"/deployments/{dep['id']}")
+    channels = {c.name: c for c in await NotifyChannel.all()}
+    assert channels["flaky"].failures == 0 and channels["gone"].failures == 1
+    assert channels["hang"].failures == 1 and channels["hang"].last_error
+
+
+async def test_a_failure_tells_the_stage_and_the_last_lines_masked(notifying: Capstan) -> None:
+    await notifying.create_project(stages=[
+        {"name": "build", "run": "for i in $(seq 1 30); do echo line $i; done; "
+                                 "echo token=$API_TOKEN; exit 4"},
+    ])  # fmt: skip
+    put = await notifying.http.put("/api/v1/projects/web/secrets/API_TOKEN",
+                                   json={"value": "hunter2-very-secret"})  # fmt: skip
+    assert put.status_code == 204
+    async with sink() as box:
+        box.flaky_failures = 0
+        await webhook_channels(_server_vault(notifying), box, "web", "flaky")
+        await notifying.wait_for((await notifying.trigger())["id"], "FAILED")
+        rows = await settled_deliveries()
+    assert rows["flaky"].status == DeliveryStatus.SENT
+    message = json.loads(box.seen["flaky"][0]["body"])
+    assert message["event"] == "failed" and message["facts"]["stage"] == "build"
+    assert len(message["lines"]) == 20 and "line 30" in message["lines"]
+    assert "hunter2-very-secret" not in json.dumps(message)
+    assert "token=***" in "\n".join(message["lines"])
+
+
+async def test_the_same_event_twice_makes_one_delivery(notifying: Capstan) -> None:
+    await notifying.create_project()
+    async with sink() as box:
+        box.flaky_failures = 0
+        await webhook_channels(_server_vault(notifying), box, "web", "flaky")
+        dep_id = (await notifying.trigger())["id"]
+        await notifying.wait_for(dep_id, "COMPLETED")
+        await settled_deliveries()
+        dep = await Deployment.get(id=dep_id)
+        event = await dispatch.event_for(dep, dispatch.kind_for(dep), notifying.settings.base_url)
+        assert await dispatch.emit(event) == []  # a retried emission: nothing new
+    assert len(box.seen["flaky"]) == 1
+    assert await NotifyDelivery.all().count() == 1
+
+
+def _seconds(dep: dict[str, Any]) -> float:
+    started = datetime.fromisoformat(dep["started_at"].replace("Z", "+00:00"))
+    finished = datetime.fromisoformat(dep["finished_at"].replace("Z", "+00:00"))
+    return (finished - started).total_seconds()
+
+
+def _server_vault(capstan: Capstan) -> Vault:
+    """The server's keys, as `capstan serve` reads them."""
+    return Vault(*read_keys(capstan.settings))
