@@ -115,3 +115,20 @@ def page(path: str, endpoint: Page, permission: Permission) -> Route:
 
     return Route(path, wrapper, methods=["GET"], name=f"page_{endpoint.__name__}",
                  include_in_schema=False)  # fmt: skip
+
+
+def fragment(path: str, endpoint: Page, permission: Permission) -> Route:
+    """A piece of a page that htmx polls. Signed out or refused since, it answers with
+    `HX-Refresh`, so the browser reloads the whole page and that page says what now."""
+
+    PAGE_PERMISSIONS[path] = permission
+
+    async def wrapper(request: Request) -> Response:
+        try:
+            await check(request, permission)
+        except AppError:
+            return Response(status_code=200, headers={"HX-Refresh": "true"})
+        return await endpoint(request)
+
+    return Route(path, wrapper, methods=["GET"], name=f"fragment_{endpoint.__name__}",
+                 include_in_schema=False)  # fmt: skip

@@ -16,20 +16,20 @@ from urllib.parse import urlencode
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from tortoise.queryset import QuerySet
 
 from app.accounts import audit
 from app.domain import text
 from app.domain.access import PRIVILEGED, ROLES, Permission, ProjectRole, Role
 from app.domain.status import StageStatus, Status
-from app.errors import AppError, Invalid
+from app.errors import Invalid
 from app.models import ApiToken, AuditEvent, Deployment, Membership, Project, User
 from app.queue import JobQueue
 from app.web import forms
 from app.web.context import int_param, runtime
-from app.web.guard import Forbidden, caller_for, check
-from app.web.pages import Allowed, Page, page, render
+from app.web.guard import Forbidden, caller_for
+from app.web.pages import Allowed, fragment, page, render
 from app.web.people import AUDIT_FILTERS, _project_events, identity
 
 CHECK_SECONDS = 2.0
@@ -38,21 +38,6 @@ FAILED_SHOWN = 50  # failed deployments on the board, newest first
 # SAQ registers a worker for its `worker_info` timer (10 s) + 1 s at each heartbeat.
 WORKER_BEAT_TTL = 11.0
 AUDIT_PAGE, AUDIT_MAX = 50, 500  # GET /api/v1/audit's default and largest `limit`
-
-
-def fragment(path: str, endpoint: Page, permission: Permission) -> Route:
-    """A piece of a page that htmx polls. Signed out or refused since, it answers with
-    `HX-Refresh`, so the browser reloads the whole page and that page says what now."""
-
-    async def wrapper(request: Request) -> Response:
-        try:
-            await check(request, permission)
-        except AppError:
-            return Response(status_code=200, headers={"HX-Refresh": "true"})
-        return await endpoint(request)
-
-    return Route(path, wrapper, methods=["GET"], name=f"fragment_{endpoint.__name__}",
-                 include_in_schema=False)  # fmt: skip
 
 
 async def _failure(request: Request) -> tuple[dict[str, Any], dict[str, Any] | None]:
