@@ -23,12 +23,13 @@ def test_typed_fields_become_json() -> None:
         ("_csrf", "t"), ("_next", "/x"), ("name", "web"), ("blank", ""),
         ("keep_releases:int", " 5 "), ("flag:bool", "false"), ("flag:bool", "on"),
         ("stages:json", '[{"name": "build"}]'), ("paths:lines", "src/\n\n docs/ \n"),
-        ("deploy_tags:null", ""),
+        ("deploy_tags:null", ""), ("events:list", ""), ("events:list", "failed"),
+        ("events:list", "succeeded"),
     ])  # fmt: skip
     assert control == {"_csrf": "t", "_next": "/x"}
     assert body == {"name": "web", "keep_releases": 5, "flag": True,
                     "stages": [{"name": "build"}], "paths": ["src/", "docs/"],
-                    "deploy_tags": None}  # fmt: skip
+                    "deploy_tags": None, "events": ["failed", "succeeded"]}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ A form says how with hidden fields:
 - `_back`: where to go on failure (default: the page the form is on).
 
 A field `name:int`, `name:bool` (last value wins: a hidden `false` before a checkbox),
-`name:json` or `name:lines` (one list item per line) is converted; `name:null` is null when
-blank; a plain blank field is left out. What the API answered (an error and its field, a
+`name:json`, `name:lines` (one list item per line) or `name:list` (every value of a repeated
+field: checkboxes; a hidden blank one makes an empty list) is converted; `name:null` is null
+when blank; a plain blank field is left out. What the API answered (an error and its field, a
 value shown once) waits for the next page as the flash: in Redis under the session, encrypted
 with the vault, for two minutes, read once.
 """
@@ -74,6 +75,10 @@ def convert(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, Any
                     raise FormError(name, f"{name} is not valid JSON: {exc}") from None
         elif kind == "lines":
             body[name] = [line.strip() for line in value.splitlines() if line.strip()]
+        elif kind == "list":  # checkboxes: every value of the repeated field, in order
+            items = body.setdefault(name, [])
+            if value:
+                items.append(value)
         elif kind == "null":
             body[name] = value or None
         elif kind:
