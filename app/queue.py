@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -18,7 +19,7 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
-from app.domain.notify import MAX_ATTEMPTS, EventKind
+from app.domain.notify import EventKind
 from app.engine.bundle import Engine
 from app.engine.runner import advance
 from app.forges.statuses import post_status
@@ -108,17 +109,18 @@ class JobQueue:
             log.warning("notification not emitted", extra={"deployment": str(dep.id),
                                                            "error": str(exc)})  # fmt: skip
 
-    async def send(self, delivery: NotifyDelivery) -> bool:
-        """Ask a worker to send one delivery (the reconciler re-asks for a lost one)."""
+    async def send(self, delivery: NotifyDelivery, attempt: int = 1, delay: float = 0) -> bool:
+        """Ask a worker to make one attempt at a delivery, after `delay` seconds. Each attempt
+        is its own job (keyed by delivery and attempt): a retry is a new job scheduled for
+        later, and asking again for a lost one is harmless."""
         try:
             await self.queue.enqueue(
                 "notify",
-                key=f"notify:{delivery.id}",
+                key=f"notify:{delivery.id}:{attempt}",
                 delivery_id=str(delivery.id),
+                attempt=attempt,
                 timeout=90,
-                retries=MAX_ATTEMPTS,
-                retry_delay=self.settings.notify_retry_seconds,
-                retry_backoff=True,
+                scheduled=int(time.time() + delay) if delay else 0,
             )
         except (RedisError, OSError) as exc:
             log.warning("notification not enqueued; the reconciler will retry",
@@ -157,8 +159,12 @@ class JobQueue:
                 engine.settings, engine.vault, engine.redis, deployment_id, state
             )
 
-        async def notify_job(ctx: Context, *, delivery_id: str) -> str:
-            return await dispatch.deliver(engine.settings, engine.vault, delivery_id)
+        async def notify_job(ctx: Context, *, delivery_id: str, attempt: int = 1) -> str:
+            done = await dispatch.deliver(engine.settings, engine.vault, delivery_id)
+            if done == dispatch.RETRY:
+                delay = dispatch.backoff(engine.settings, attempt)
+                await self.send(NotifyDelivery(id=delivery_id), attempt + 1, delay)
+            return done
 
         return CapstanWorker(
             self.queue,

@@ -52,8 +52,12 @@ STATUS_EVENTS = {
 }
 
 
-class Retry(Exception):
-    """The delivery failed in a way worth retrying: the queue runs it again after a backoff."""
+RETRY = "retry"  # what `deliver` returns when the delivery should be tried again
+
+
+def backoff(settings: Settings, attempts: int) -> float:
+    """Seconds before the next attempt: doubling from CAPSTAN_NOTIFY_RETRY_SECONDS."""
+    return float(settings.notify_retry_seconds * 2 ** max(attempts - 1, 0))
 
 
 def kind_for(dep: Deployment) -> EventKind:
@@ -167,7 +171,7 @@ def event_of(delivery: NotifyDelivery) -> Event:
 
 
 async def deliver(settings: Settings, vault: Vault, delivery_id: str) -> str:
-    """The queue job: one attempt at one delivery. Raises `Retry` to be run again."""
+    """The queue job: one attempt at one delivery; its new status, or `RETRY`."""
     delivery = (
         await NotifyDelivery.filter(id=delivery_id).select_related("channel__provider").first()
     )
@@ -199,7 +203,7 @@ async def deliver(settings: Settings, vault: Vault, delivery_id: str) -> str:
 
 
 async def record(delivery: NotifyDelivery, outcome: Any) -> str:
-    """Write what an attempt did; raise `Retry` while attempts remain for a retryable one."""
+    """Write what an attempt did; `RETRY` while attempts remain for a retryable one."""
     done = outcome.sent or not outcome.retry or delivery.attempts >= MAX_ATTEMPTS
     status = (DeliveryStatus.SENT if outcome.sent else DeliveryStatus.PENDING if not done
               else DeliveryStatus.FAILED if outcome.retry else DeliveryStatus.DROPPED)  # fmt: skip
@@ -219,6 +223,4 @@ async def record(delivery: NotifyDelivery, outcome: Any) -> str:
         extra={"delivery": str(delivery.id), "status": status.value, "code": outcome.code,
                "attempt": delivery.attempts, "reason": outcome.reason},
     )  # fmt: skip
-    if not done:
-        raise Retry(outcome.reason)
-    return status.value
+    return status.value if done else RETRY

@@ -9,7 +9,6 @@ the same outage within ten minutes share its key, so each channel hears of it on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from app.domain.notify import Event, EventKind
+from app.domain.notify import MAX_ATTEMPTS, Event, EventKind
 from app.keyring.vault import Vault
 from app.models import NotifyDelivery
 from app.notify import dispatch
@@ -92,10 +91,7 @@ def _background(work: Coroutine[Any, Any, None]) -> None:
 
 async def send_now(settings: Settings, vault: Vault, delivery: NotifyDelivery) -> None:
     """Deliver without the queue, retrying with the queue's backoff."""
-    delay = settings.notify_retry_seconds
-    while True:
-        with contextlib.suppress(dispatch.Retry):
-            await dispatch.deliver(settings, vault, str(delivery.id))
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        if await dispatch.deliver(settings, vault, str(delivery.id)) != dispatch.RETRY:
             return
-        await asyncio.sleep(delay)
-        delay *= 2
+        await asyncio.sleep(dispatch.backoff(settings, attempt))
