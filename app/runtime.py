@@ -30,7 +30,6 @@ from app.keyring.vault import Vault
 from app.logs.bus import LogHub
 from app.metrics import Metrics
 from app.notify import monitor
-from app.notify import monitor
 from app.queue import CapstanWorker, JobQueue, redis_client
 from app.settings import Settings
 
