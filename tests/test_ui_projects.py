@@ -70,7 +70,7 @@ def test_a_project_is_created_through_the_form_with_its_errors_shown_by_the_fiel
     page.fill("#f-stages", '[{"name": "Build", "run": "echo hi"}]')
     page.fill("#f-keep_releases", "3")
     page.click("text=Create project")
-    expect(page.locator("#e-stages")).to_contain_text("stage name must match")
+    expect(page.locator("#e-stages")).to_contain_text("stages[0].name: stage name must match")
     expect(page.locator("#f-name")).to_have_value("made-by-form")
     expect(page.locator("#f-branch")).to_have_value("trunk")
     expect(page.locator("#f-keep_releases")).to_have_value("3")
@@ -252,10 +252,15 @@ def test_history_pages_back_twenty_at_a_time(browsing: Browsing) -> None:
     expect(rows).to_have_count(3)
     expect(rows.first).to_contain_text(f"#{seqs[20]}")
     expect(page.locator("text=Older deployments")).to_have_count(0)
+    expect(rows.first).to_contain_text("release pruned")  # keep_releases is 5
+    expect(page.locator("text=Roll back to this")).to_have_count(0)
     page.click("text=Newest")
     expect(rows).to_have_count(20)
 
-    phone = browsing.context.browser.new_context(viewport={"width": 390, "height": 844})  # type: ignore[union-attr]
+    # On a phone, in the dark: nothing wider than the screen.
+    browser = browsing.context.browser
+    assert browser is not None
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
     try:
         small = phone.new_page()
         small.goto(browsing.url + "/login")
@@ -264,10 +269,14 @@ def test_history_pages_back_twenty_at_a_time(browsing: Browsing) -> None:
         small.fill("input[name=password]", password)
         small.click("button[type=submit]")
         small.wait_for_url(re.compile(r"^(?!.*/login).*$"))
-        small.goto(browsing.url + "/projects/busy")
-        width = small.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page is {width} px wide on a 390 px phone"
-        screenshot(browsing, "project-phone", small)
+        for path, name in (
+            (f"?before={seqs[19]}", "project-phone"),
+            ("/settings", "project-phone-settings"),
+        ):
+            small.goto(f"{browsing.url}/projects/busy{path}")
+            width = small.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+            screenshot(browsing, name, small)
     finally:
         phone.close()
 

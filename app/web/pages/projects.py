@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -77,10 +78,11 @@ def form_values(source: dict[str, Any]) -> dict[str, Any]:
 
 def field_errors(flash: dict[str, Any]) -> dict[str, str]:
     """The flash's error by the form field it belongs to (`stages[2].run` is `stages`'s)."""
-    field = flash.get("field")
-    if not flash.get("error") or not isinstance(field, str):
+    field, error = flash.get("field"), flash.get("error")
+    if not error or not isinstance(field, str):
         return {}
-    return {re.split(r"[.\[]", field, maxsplit=1)[0]: str(flash["error"])}
+    base = re.split(r"[.\[]", field, maxsplit=1)[0]
+    return {base: str(error) if base == field else f"{field}: {error}"}
 
 
 def kept(flash: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +154,8 @@ async def project_overview(request: Request) -> Response:
     if project.current_deployment_id:
         current = await Deployment.get_or_none(id=project.current_deployment_id)
     context = _context(request, project, "overview")
-    context.update(await history(project, before, current))
+    releases = runtime(request).settings.projects_dir / project.name
+    context.update(await history(project, before, current, releases))
     context.update(
         stages=pipeline(project.stages),
         current=current,
@@ -164,11 +167,12 @@ async def project_overview(request: Request) -> Response:
 
 
 async def history(
-    project: Project, before: int | None, current: Deployment | None
+    project: Project, before: int | None, current: Deployment | None, releases: Path
 ) -> dict[str, Any]:
     """A page of the project's deployments, newest first, before the seq `before`: the rows,
-    the seq to page on from (None on the last page), the rows one may roll back to, and the
-    seq of each rollback's target."""
+    the seq to page on from (None on the last page), the rows one may roll back to (their
+    release still on disk in `releases`) and those pruned since, and the seq of each
+    rollback's target."""
     query = Deployment.filter(project_id=project.id)
     if before is not None:
         query = query.filter(seq__lt=before)
@@ -177,12 +181,15 @@ async def history(
     rows = rows[:PER_PAGE]
     targets = {r.rollback_to for r in rows if r.rollback_to}
     seqs = dict(await Deployment.filter(id__in=targets).values_list("id", "seq")) if targets else {}
+    earlier = [d for d in rows if _may_roll_back(d, current)]
+    on_disk = {d.id for d in earlier if (releases / str(d.release)).is_dir()}
     return {
         "rows": rows,
         "older": older,
         "paged": before is not None,
         "rollback_seqs": seqs,
-        "rollbackable": {d.id for d in rows if _may_roll_back(d, current)},
+        "rollbackable": on_disk,
+        "pruned": {d.id for d in earlier} - on_disk,
     }
 
 
