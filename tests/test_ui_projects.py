@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
+from served import Served
 from ui import Browsing
 
 DEPLOYMENT_URL = re.compile(r"/deployments/([0-9a-f-]{36})$")
@@ -209,7 +210,12 @@ def test_trigger_from_the_page_and_roll_back_from_the_history_after_confirming(
     page = browsing.sign_in()
     page.goto(browsing.url + "/projects/rolls")
     expect(page.locator("#current-h + p")).to_have_text("Nothing deployed yet.")
+    page.fill("#f-ref", "a..b")
     page.fill("#f-version", "v1")
+    page.click("text=Deploy now")
+    expect(page.locator("#e-ref")).to_contain_text("ref is not a valid git ref")
+    expect(page.locator("#f-version")).to_have_value("v1")
+    page.fill("#f-ref", "")
     first = lands_on_deployment(page, "text=Deploy now")
     assert wait_finished(browsing.api, first)["status"] == "COMPLETED"
     second = browsing.api.post("/api/v1/projects/rolls/deployments", json={"version": "v2"})
@@ -323,3 +329,37 @@ def test_a_viewer_is_offered_no_controls_and_a_forged_trigger_is_refused(
     assert not DEPLOYMENT_URL.search(forged.headers["location"])
     history = browsing.api.get("/api/v1/projects/watched/deployments").json()["deployments"]
     assert [d["id"] for d in history] == [second, first]
+
+
+def test_without_javascript_the_forms_and_confirmations_still_work(
+    browser: Browser, ui_server: Served, browsing: Browsing
+) -> None:
+    browsing.project("plain", stages=[{"name": "build", "run": "echo built"}])
+    first = browsing.api.post("/api/v1/projects/plain/deployments", json={}).json()["id"]
+    wait_finished(browsing.api, first)
+    second = browsing.api.post("/api/v1/projects/plain/deployments", json={}).json()["id"]
+    wait_finished(browsing.api, second)
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        password = (ui_server.data_dir / "initial-admin-password").read_text().strip()
+        page.goto(ui_server.url + "/projects/plain/secrets")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.fill("#f-name", "API_KEY")
+        page.click("text=Next: its value")
+        page.fill("#f-value", "no-script-value")
+        page.click("text=Save API_KEY")
+        expect(page.locator(".flash.notice")).to_have_text("Secret API_KEY saved.")
+        page.click(".secrets >> text=Delete")  # no script, no dialog: the form posts
+        expect(page.locator(".flash.notice")).to_have_text("Secret API_KEY deleted.")
+        page.goto(ui_server.url + "/projects/plain")
+        page.click("text=Roll back to this")
+        page.click(".confirm button[type=submit]")
+        expect(page).to_have_url(DEPLOYMENT_URL)
+        rollback = DEPLOYMENT_URL.search(page.url)
+        assert rollback
+        assert wait_finished(browsing.api, rollback.group(1))["rollback_to"] == first
+    finally:
+        context.close()
