@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.domain.notify import Event, EventKind, ProviderKind, colour
-from app.notify import guard
+from app.notify import guard, messages
 from app.notify.send import Outcome, pinned_request, send
 
 HOSTILE = "Deploy <script>alert(1)</script> & @everyone *bold* `tick` [x](http://evil)"
@@ -299,6 +299,20 @@ async def test_the_connection_goes_to_the_checked_address_under_the_urls_name(
     assert request.extensions["sni_hostname"] == "hooks.example"
 
 
+def test_long_titles_facts_and_logs_fit_each_services_limits() -> None:
+    long = Event(kind=EventKind.FAILED, key="k", title="t" * 5000, url="http://c/d/1",
+                 facts={"Commit": "m" * 5000}, lines=[f"line {i} " + "x" * 300 for i in range(99)]
+                 + ["the last line"])  # fmt: skip
+    [embed] = messages.discord(long)["embeds"]
+    assert len(embed["title"]) <= 256 and len(embed["fields"][0]["value"]) <= 1024
+    assert len(embed["description"]) <= 4096 and embed["description"].endswith("last line\n```")
+    text = messages.telegram(long, 1)["text"]
+    assert len(text) <= 4096 and "the last line</pre>" in text
+    one_huge_line = messages.slack(Event(kind=EventKind.FAILED, key="k", title="t",
+                                         lines=["y" * 9000 + " end"]))  # fmt: skip
+    assert one_huge_line["attachments"][0]["text"].endswith("y end\n```")
+
+
 # Outcomes
 
 
@@ -360,6 +374,7 @@ async def test_a_missing_setting_is_an_outcome_not_an_exception() -> None:
 
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for the name localhost only (not for 127.0.0.1)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
@@ -372,9 +387,7 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost")]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -496,12 +509,17 @@ async def test_email_over_starttls_trusting_a_self_signed_certificate(
     assert (plain.code, plain.retry) == (530, False)
 
 
-async def test_email_over_smtps(certificate: tuple[Path, ssl.SSLContext]) -> None:
+async def test_email_over_smtps_checks_the_certificate_against_the_host_name(
+    certificate: tuple[Path, ssl.SSLContext],
+) -> None:
     ca_file, context = certificate
     with smtp_server(ssl_context=context) as (mailbox, port):
-        provider = mail_provider(port, security="tls", ca_file=str(ca_file))
+        provider = mail_provider(port, host="localhost", security="tls", ca_file=str(ca_file))
         assert (await deliver(ProviderKind.EMAIL, provider, TO)).sent
+        by_address = await deliver(ProviderKind.EMAIL, {**provider, "host": "127.0.0.1"}, TO)
         assert len(mailbox.messages) == 1
+    assert (by_address.code, by_address.retry) == (None, False)
+    assert "certificate refused" in by_address.reason and "127.0.0.1" in by_address.reason
 
 
 async def test_email_logs_in_when_a_username_is_set(
@@ -509,7 +527,8 @@ async def test_email_logs_in_when_a_username_is_set(
 ) -> None:
     ca_file, context = certificate
     with smtp_server(auth=True, tls_context=context, auth_require_tls=True) as (mailbox, port):
-        provider = mail_provider(port, security="starttls", ca_file=ca_file, username="ci")
+        provider = mail_provider(port, host="localhost", security="starttls", ca_file=ca_file,
+                                 username="ci")  # fmt: skip
         wrong = await deliver(ProviderKind.EMAIL, {**provider, "password": "nope"}, TO)
         anonymous = await deliver(ProviderKind.EMAIL, {**provider, "username": ""}, TO)
         right = await deliver(ProviderKind.EMAIL, {**provider, "password": "pw"}, TO)
@@ -534,6 +553,13 @@ async def test_refused_recipients_retry_only_when_the_refusal_is_temporary() -> 
 async def test_an_smtp_server_that_is_down_is_retried() -> None:
     outcome = await deliver(ProviderKind.EMAIL, mail_provider(free_port()), TO)
     assert (outcome.code, outcome.retry) == (None, True) and "refused" in outcome.reason
+
+
+async def test_an_smtp_server_that_never_greets_times_out_and_is_retried(sink: Sink) -> None:
+    started = time.monotonic()
+    outcome = await deliver(ProviderKind.EMAIL, mail_provider(sink.port), TO, timeout=0.5)
+    assert time.monotonic() - started < 2
+    assert outcome == Outcome(None, True, "no answer within 0.5 s")
 
 
 async def test_an_email_header_with_a_newline_is_refused_not_injected() -> None:

@@ -7,6 +7,8 @@ unique-local, multicast, reserved, unspecified or otherwise not global, IPv4-map
 included, unless the installation allows private addresses. The API checks a URL when it is
 configured; `send()` checks again just before sending and connects to the very address it
 checked (`addresses()`), so a name that resolves elsewhere a second time gains nothing.
+An Apprise URL is checked for the hosts it names (`check_apprise`); Apprise then makes its
+own connections.
 """
 
 from __future__ import annotations

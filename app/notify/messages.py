@@ -27,7 +27,8 @@ TEAMS_SPECIAL = re.compile(r"([\\*_~`|\[\]()#!-])")  # after HTML escaping
 
 
 def _tail(lines: list[str], limit: int) -> str:
-    """The last lines that fit in `limit` characters (the end of a log matters most)."""
+    """The last lines that fit in `limit` characters (the end of a log matters most); at
+    least the end of the last line."""
     kept: list[str] = []
     size = 0
     for line in reversed(lines[-MAX_LINES:]):
@@ -35,6 +36,8 @@ def _tail(lines: list[str], limit: int) -> str:
         if size > limit:
             break
         kept.append(line)
+    if not kept and lines:
+        return "…" + lines[-1][-(limit - 1) :]
     return "\n".join(reversed(kept))
 
 
@@ -124,7 +127,7 @@ def mattermost(event: Event) -> dict[str, Any]:
     if event.url:
         attachment["title_link"] = event.url
     if event.lines:
-        attachment["text"] = _code_block(event.lines, 6000)
+        attachment["text"] = _code_block(event.lines, 6000, no_mentions)
     if event.project:
         attachment["footer"] = no_mentions(event.project)
     return {"text": text, "attachments": [attachment]}
@@ -185,10 +188,13 @@ def teams(event: Event) -> dict[str, Any]:
 
 
 def telegram(event: Event, chat_id: int | str) -> dict[str, Any]:
-    parts = [f"<b>{html.escape(_clip(event.title, 1000))}</b>"]
+    """sendMessage's body: at most 4096 characters in all, so each part is clipped."""
+    e = html.escape
+    parts = [f"<b>{e(_clip(event.title, 500))}</b>"]
     if event.project:
-        parts.append(f"Project: {html.escape(event.project)}")
-    parts += [f"<b>{html.escape(k)}</b>: {html.escape(v)}" for k, v in event.facts.items()]
+        parts.append(f"Project: {e(_clip(event.project, 100))}")
+    facts = list(event.facts.items())[:15]
+    parts += [f"<b>{e(_clip(k, 50))}</b>: {e(_clip(v, 150))}" for k, v in facts]
     if event.url:
         parts.append(f'<a href="{html.escape(event.url)}">{LINK_LABEL}</a>')
     text = "\n".join(parts)

@@ -11,6 +11,7 @@ the SSRF guard just before the connection, which is made to the address the guar
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -78,6 +79,7 @@ async def send(
 ) -> Outcome:
     """Deliver `event` through one channel of a provider of `kind` (settings and decrypted
     secrets merged in `provider` and `channel`)."""
+    kind = ProviderKind(kind)
     try:
         outcome = await _dispatch(kind, provider, channel, event, timeout, allow_private,
                                   delivery_id)  # fmt: skip
@@ -87,7 +89,7 @@ async def send(
         outcome = Outcome(None, False, f"refused: {e}")
     except KeyError as e:
         outcome = Outcome(None, False, f"misconfigured: {e} is missing")
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, httpx.InvalidURL) as e:
         outcome = Outcome(None, False, f"misconfigured: {type(e).__name__}")
     return _scrubbed(outcome, kind, provider, channel)
 
@@ -156,6 +158,12 @@ def _scrubbed(
 # HTTP
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's own TLS context (certifi's roots), made once: loading them costs ~30 ms."""
+    return httpx.create_ssl_context()
+
+
 def pinned_request(
     url: str, address: guard.Address, body: bytes, headers: dict[str, str]
 ) -> httpx.Request:
@@ -183,7 +191,7 @@ async def post(
     try:
         async with (
             asyncio.timeout(timeout),
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http,
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, verify=_tls()) as http,
         ):
             response = await http.send(request, stream=True)
             excerpt = await _excerpt(response)
@@ -287,7 +295,9 @@ async def send_email(
         what = type(e).__name__.removeprefix("SMTP")
         return Outcome(e.smtp_code, 400 <= e.smtp_code < 500,
                        f"SMTP {e.smtp_code} ({what}): {text[:120]}")  # fmt: skip
-    except smtplib.SMTPServerDisconnected:
+    except smtplib.SMTPServerDisconnected as e:
+        if isinstance(e.__context__, TimeoutError):  # smtplib's word for a silent server
+            return Outcome(None, True, f"no answer within {timeout:g} s")
         return Outcome(None, True, "the SMTP server closed the connection")
     except smtplib.SMTPNotSupportedError as e:
         return Outcome(None, False, f"the SMTP server does not support it: {e}")
