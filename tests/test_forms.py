@@ -160,3 +160,24 @@ def test_a_csrf_header_that_is_not_ascii_is_refused_not_a_crash(served: Served) 
         answer = http.post("/api/v1/projects", json={"name": "nonascii"},
                            headers={b"X-CSRF-Token": b"\xc3\xa9\x80"})  # fmt: skip
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "csrf_failed"
+
+
+def test_a_page_trigger_is_recorded_as_the_ui_and_a_bad_field_keeps_what_was_typed(
+    served: Served,
+) -> None:
+    http, csrf = _session(served)
+    with contextlib.closing(http):
+        stages = '[{"name": "b", "run": "true"}]'
+        made = http.post("/api/v1/projects",
+                         data={"_csrf": csrf, "name": "viaui", "stages:json": stages})  # fmt: skip
+        assert made.status_code == 303
+        sent = http.post("/api/v1/projects/viaui/deployments",
+                         data={"_csrf": csrf, "_next": "/deployments/{id}"})  # fmt: skip
+        dep_id = sent.headers["location"].rsplit("/", 1)[1]
+        assert http.get(f"/api/v1/deployments/{dep_id}").json()["trigger"]["type"] == "ui"
+        typo = http.post("/api/v1/projects", data={"_csrf": csrf, "name": "kept",
+                                                   "keep_releases:int": "many"},
+                         headers={"Referer": served.url + "/projects/new"})  # fmt: skip
+        assert typo.headers["location"] == "/projects/new"
+        page = http.get("/projects/new").text
+        assert 'value="kept"' in page and "keep_releases must be a whole number" in page

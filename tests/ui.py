@@ -78,7 +78,13 @@ class Browsing:
     def screenshot(self, name: str, page: Page | None = None) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        (page or self.page).screenshot(path=str(path), full_page=True)
+        shot = page or self.page
+        shot.screenshot(path=str(path), full_page=True)
+        # A full-page screenshot leaves `style=""` on elements, which htmx would carry onto the
+        # next page, where the CSP refuses it: leave the page as it was.
+        shot.evaluate(
+            "document.querySelectorAll('[style]').forEach(e => e.removeAttribute('style'))"
+        )
         return path
 
     def user(self, username: str, role: str, password: str = "correct-horse-battery-9") -> str:

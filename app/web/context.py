@@ -72,8 +72,11 @@ def actor(request: Request) -> str:
 
 
 def trigger_of(request: Request) -> dict[str, Any]:
+    """Who triggered, and through what: a page's form, the CLI, or the API."""
     agent = request.headers.get("user-agent", "")
     kind = TriggerType.CLI if agent.startswith("capstan-cli/") else TriggerType.API
+    if getattr(request.state, "via_form", False):
+        kind = TriggerType.UI
     return {"type": kind.value, "by": actor(request)}
 
 

@@ -156,13 +156,15 @@ class FormBridge:
         referer = request.headers.get("referer", "")
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
         here = referer[len(own) :] if referer.startswith(own + "/") else None
-        body = await _read(receive)
+        pairs = parse_qsl((await _read(receive)).decode("utf-8", "replace"), keep_blank_values=True)
         try:
-            control, data = convert(parse_qsl(body.decode("utf-8", "replace"),
-                                              keep_blank_values=True))  # fmt: skip
-        except FormError as exc:
-            back = local_path(here, "/")
-            await put_flash(scope, cookie, {"error": str(exc), "field": exc.field})
+            control, data = convert(pairs)
+        except FormError as exc:  # nothing was asked of the API: back to the form, as typed
+            typed = {k.partition(":")[0]: v for k, v in pairs if not k.startswith("_")}
+            values = {k: v for k, v in typed.items() if k not in PRIVATE_FIELDS}
+            back = local_path(dict(pairs).get("_back") or here, "/")
+            flash: dict[str, Any] = {"error": str(exc), "field": exc.field, "values": values}
+            await put_flash(scope, cookie, flash)
             await _redirect(send, back)
             return
         back = local_path(control.get("_back") or here, "/")
@@ -206,7 +208,9 @@ class FormBridge:
                    (b"accept", b"application/json")]  # fmt: skip
         if csrf:
             headers.append((b"x-csrf-token", csrf.encode()))
-        inner = {**scope, "method": method, "headers": headers}
+        # `via_form` (not a header, which anyone could send): the API records a page's trigger.
+        inner = {**scope, "method": method, "headers": headers,
+                 "state": {**scope.get("state", {}), "via_form": True}}  # fmt: skip
         sent = False
 
         async def receive() -> Message:
