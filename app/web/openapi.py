@@ -15,8 +15,12 @@ from app.accounts.auth import MAX_PASSWORD, MIN_PASSWORD
 from app.accounts.auth import USERNAME as USERNAME_PATTERN
 from app.domain import pipeline as spec
 from app.domain.access import PROJECT_ROLES, ROLES
+from app.domain.notify import EMAIL_SECURITY, FIELDS, EventKind, ProviderKind
 from app.domain.status import Concurrency, Kind, Status
+from app.notify.config import MAX_RECIPIENTS, MAX_TEXT, MAX_TIMEOUT
+from app.notify.config import NAME as NOTIFY_NAME
 from app.web.logs import CURSOR as CURSOR_PATTERN
+from app.web.notifications import MAX_LIMIT as MAX_NOTIFY_LIMIT
 from app.web.projects import WEBHOOK_SECRET
 from app.web.secrets import MAX_VALUE, MIN_MASKABLE, SECRET_NAME
 
@@ -40,6 +44,47 @@ USERNAME = _pattern(USERNAME_PATTERN)
 PASSWORD = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
 ROLE = {"enum": list(ROLES)}
 SCRIPT = {"type": "string", "minLength": 1, "maxLength": spec.MAX_SCRIPT}
+NOTIFY_NAME_SCHEMA = _pattern(NOTIFY_NAME)
+# A provider's or channel's field; null removes it in a change.
+NOTIFY_TEXT = {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_TEXT}
+NOTIFY_FIELDS: dict[str, Any] = {
+    "port": {"type": ["integer", "null"], "minimum": 1, "maximum": 65535},
+    "security": {"enum": [*EMAIL_SECURITY, None]},
+    "chat_id": {"type": ["string", "integer", "null"]},
+    "to": {
+        "type": ["array", "null"],
+        "minItems": 1,
+        "maxItems": MAX_RECIPIENTS,
+        "items": {"type": "string", "format": "email"},
+    },
+}
+
+
+def _notify_fields(description: str, *groups: str) -> dict[str, Any]:
+    """The fields `groups` of `FIELDS` name, over every kind (each kind takes some of them)."""
+    names = sorted(
+        {name for fields in FIELDS.values() for group in groups for name in getattr(fields, group)}
+    )
+    return {
+        "type": "object",
+        "description": description,
+        "additionalProperties": False,
+        "properties": {name: NOTIFY_FIELDS.get(name, NOTIFY_TEXT) for name in names},
+    }
+
+
+PROVIDER_SETTINGS = _notify_fields(
+    "plain and secret settings together; which a kind takes: app/domain/notify.py FIELDS. "
+    "Secret ones are never shown again, only their names.",
+    "provider",
+    "provider_secret",
+)
+CHANNEL_TARGET = _notify_fields(
+    "where the channel sends (`url`, `chat_id` or `to`, by the provider's kind); a `url` is secret",
+    "channel",
+    "channel_secret",
+)
+NOTIFY_TIMEOUT = {"type": "number", "minimum": 0.1, "maximum": MAX_TIMEOUT}
 BODY_SCHEMAS: dict[str, Any] = {
     "Login": _object({"username": {"type": "string"}, "password": {"type": "string"}},
                      "username", "password"),
@@ -57,6 +102,23 @@ BODY_SCHEMAS: dict[str, Any] = {
                          "expires_in_days": {"type": "integer", "minimum": 1,
                                              "maximum": 3650}}),
     "Push": {"type": "object", "description": "the forge's push (or other event) payload"},
+    "NewProvider": {**_object({"name": NOTIFY_NAME_SCHEMA, "kind": {"enum": list(ProviderKind)},
+                               "settings": PROVIDER_SETTINGS}, "name", "kind"),
+                    "additionalProperties": False},
+    "ProviderChange": {**_object({"settings": PROVIDER_SETTINGS}, "settings"),
+                       "additionalProperties": False},
+    "NewChannel": {**_object({"name": NOTIFY_NAME_SCHEMA, "provider": NOTIFY_NAME_SCHEMA,
+                              "target": CHANNEL_TARGET, "timeout": NOTIFY_TIMEOUT},
+                             "name", "provider"),
+                   "additionalProperties": False},
+    "ChannelChange": {**_object({"target": CHANNEL_TARGET, "timeout": NOTIFY_TIMEOUT}),
+                      "additionalProperties": False},
+    "Subscription": {**_object({"channel": NOTIFY_NAME_SCHEMA,
+                                "events": {"type": "array", "minItems": 1,
+                                           "items": {"enum": list(EventKind)}}},
+                               "channel", "events"),
+                     "additionalProperties": False,
+                     "description": "outage and recovered: all-projects subscriptions only"},
 }  # fmt: skip
 
 COMPONENTS: dict[str, Any] = {
@@ -174,6 +236,12 @@ REQUEST_BODIES = {
     ("PATCH", "/api/v1/users/{username}"): "UserChange",
     ("POST", "/api/v1/tokens"): "NewToken",
     **{("POST", path): "Push" for path in HOOKS.values()},
+    ("POST", "/api/v1/notifications/providers"): "NewProvider",
+    ("PATCH", "/api/v1/notifications/providers/{provider}"): "ProviderChange",
+    ("POST", "/api/v1/notifications/channels"): "NewChannel",
+    ("PATCH", "/api/v1/notifications/channels/{channel}"): "ChannelChange",
+    ("POST", "/api/v1/notifications/subscriptions"): "Subscription",
+    ("POST", "/api/v1/projects/{project}/subscriptions"): "Subscription",
 }
 OPTIONAL_BODIES = {
     ("POST", "/api/v1/projects/{project}/webhook-secret"),
@@ -188,6 +256,9 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "deployment": {"type": "string", "format": "uuid"},
     "delivery": {"type": "string", "format": "uuid"},
     "token": {"type": "string", "format": "uuid"},
+    "provider": NOTIFY_NAME_SCHEMA,
+    "channel": NOTIFY_NAME_SCHEMA,
+    "subscription": {"type": "string", "format": "uuid"},
 }
 
 
@@ -211,6 +282,8 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
         *(_query(name, {"type": "string", "maxLength": width})
           for name, width in (("project", 63), ("actor", 128), ("action", 64))),
         _limit(500)],
+    ("GET", "/api/v1/notifications/channels/{channel}/deliveries"): [
+        _limit(MAX_NOTIFY_LIMIT), _query("before", {"type": "string", "format": "uuid"})],
     **{("POST", path): [_query(header, {"type": "string"}, "header") for header in headers]
        for path, headers in (
            (HOOKS["github"], ("X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256")),

@@ -8,7 +8,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app.domain.access import Permission as P
-from app.web import deployments, logs, openapi, ops, people, projects, secrets, webhooks
+from app.web import (
+    deployments,
+    logs,
+    notifications,
+    openapi,
+    ops,
+    people,
+    projects,
+    secrets,
+    webhooks,
+)
 from app.web.guard import Endpoint, guarded
 from app.web.pages import FRONTEND, admin, home
 from app.web.pages import deployments as deployment_pages
@@ -48,6 +58,9 @@ ROUTES: list[BaseRoute] = [
     route("GET", "/api/v1/projects/{project}/members", people.list_members, P.PROJECT_VIEW),
     route("PUT", "/api/v1/projects/{project}/members/{username}", people.put_member, P.PROJECT_EDIT),
     route("DELETE", "/api/v1/projects/{project}/members/{username}", people.delete_member, P.PROJECT_EDIT),
+    route("GET", "/api/v1/projects/{project}/subscriptions", notifications.list_project_subscriptions, P.PROJECT_VIEW),
+    route("POST", "/api/v1/projects/{project}/subscriptions", notifications.create_project_subscription, P.PROJECT_EDIT),
+    route("DELETE", "/api/v1/projects/{project}/subscriptions/{subscription}", notifications.delete_project_subscription, P.PROJECT_EDIT),
     route("GET", "/api/v1/deployments/{deployment}", deployments.get_deployment, P.PROJECT_VIEW),
     route("POST", "/api/v1/deployments/{deployment}/approve", deployments.approve_deployment, P.PROJECT_APPROVE),
     route("POST", "/api/v1/deployments/{deployment}/cancel", deployments.cancel_deployment, P.PROJECT_OPERATE),
@@ -61,6 +74,19 @@ ROUTES: list[BaseRoute] = [
     route("GET", "/api/v1/tokens", people.list_tokens, P.SIGNED_IN),
     route("DELETE", "/api/v1/tokens/{token}", people.delete_token, P.SIGNED_IN),
     route("GET", "/api/v1/audit", people.read_audit, P.AUDIT_READ),
+    route("GET", "/api/v1/notifications/providers", notifications.list_providers, P.NOTIFY_MANAGE),
+    route("POST", "/api/v1/notifications/providers", notifications.create_provider, P.NOTIFY_MANAGE),
+    route("PATCH", "/api/v1/notifications/providers/{provider}", notifications.update_provider, P.NOTIFY_MANAGE),
+    route("DELETE", "/api/v1/notifications/providers/{provider}", notifications.delete_provider, P.NOTIFY_MANAGE),
+    route("GET", "/api/v1/notifications/channels", notifications.list_channels, P.SIGNED_IN),
+    route("POST", "/api/v1/notifications/channels", notifications.create_channel, P.NOTIFY_MANAGE),
+    route("PATCH", "/api/v1/notifications/channels/{channel}", notifications.update_channel, P.NOTIFY_MANAGE),
+    route("DELETE", "/api/v1/notifications/channels/{channel}", notifications.delete_channel, P.NOTIFY_MANAGE),
+    route("POST", "/api/v1/notifications/channels/{channel}/test", notifications.send_test_message, P.NOTIFY_MANAGE),
+    route("GET", "/api/v1/notifications/channels/{channel}/deliveries", notifications.list_deliveries, P.NOTIFY_MANAGE),
+    route("GET", "/api/v1/notifications/subscriptions", notifications.list_subscriptions, P.ADMIN),
+    route("POST", "/api/v1/notifications/subscriptions", notifications.create_subscription, P.ADMIN),
+    route("DELETE", "/api/v1/notifications/subscriptions/{subscription}", notifications.delete_subscription, P.ADMIN),
     route("POST", "/hooks/github/{project}", webhooks.github_hook, P.WEBHOOK),
     route("POST", "/hooks/gitlab/{project}", webhooks.gitlab_hook, P.WEBHOOK),
     route("POST", "/hooks/gitea/{project}", webhooks.gitea_hook, P.WEBHOOK),
