@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "app", "migrations")
+SOURCES = ("pyproject.toml", "README.md", "app", "migrations", "frontend")
 
 
 def _build_wheel(tmp: Path) -> Path:
@@ -35,7 +35,8 @@ def _build_wheel(tmp: Path) -> Path:
 
 
 def _source_files() -> set[str]:
-    """What the wheel must hold: every file of app/ and migrations/ (as app/migrations/)."""
+    """What the wheel must hold: every file of app/, migrations/ and frontend/ (as
+    app/migrations/ and app/frontend/)."""
     files = {
         str(path.relative_to(ROOT))
         for path in (ROOT / "app").rglob("*")

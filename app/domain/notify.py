@@ -69,7 +69,7 @@ FIELDS: dict[ProviderKind, Fields] = {
     ProviderKind.TELEGRAM: Fields(provider=("api_url",), provider_secret=("bot_token",),
                                   channel=("chat_id",), required=("bot_token", "chat_id")),
     ProviderKind.EMAIL: Fields(
-        provider=("host", "port", "security", "username", "sender"),
+        provider=("host", "port", "security", "username", "sender", "ca_file"),
         provider_secret=("password",), channel=("to",), required=("host", "sender", "to"),
     ),
     ProviderKind.APPRISE: Fields(channel_secret=("url",), required=("url",)),
