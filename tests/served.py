@@ -51,9 +51,12 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(tmp: Path, redis_url: str, database_url: str | None = None) -> Iterator[Served]:
-    """`capstan serve` on a free port with its data in `tmp`, until it answers /readyz."""
-    port = free_port()
+def serve(
+    tmp: Path, redis_url: str, database_url: str | None = None, port: int | None = None
+) -> Iterator[Served]:
+    """`capstan serve` on `port` (default: a free one) with its data in `tmp`, until it
+    answers /readyz."""
+    port = port or free_port()
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp),
