@@ -52,11 +52,16 @@ class Served:
 
 @contextlib.contextmanager
 def serve(
-    tmp: Path, redis_url: str, database_url: str | None = None, port: int | None = None
+    tmp: Path,
+    redis_url: str,
+    database_url: str | None = None,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Served]:
     """`capstan serve` on `port` (default: a free one) with its data in `tmp`, until it
-    answers /readyz."""
+    answers /readyz; `env` is added to its environment."""
     port = port or free_port()
+    extra = env or {}
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp),
@@ -66,6 +71,7 @@ def serve(
         "CAPSTAN_MASTER_KEY": "cd" * 32,
         "CAPSTAN_LOG_LEVEL": "warning",
         **({"CAPSTAN_DATABASE_URL": database_url} if database_url else {}),
+        **extra,
     }
     log = tmp / "serve.log"
     with log.open("wb") as out:
