@@ -22,6 +22,7 @@ from app.web import (
 from app.web.guard import Endpoint, guarded
 from app.web.pages import FRONTEND, admin, home
 from app.web.pages import deployments as deployment_pages
+from app.web.pages import notifications as notification_pages
 from app.web.pages import projects as project_pages
 
 PERMISSIONS: dict[tuple[str, str], P] = {}
@@ -100,5 +101,6 @@ ROUTES: list[BaseRoute] = [
     *project_pages.PAGES,
     *deployment_pages.PAGES,
     *admin.PAGES,
+    *notification_pages.PAGES,
     Mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static"),
 ]  # fmt: skip
