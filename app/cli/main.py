@@ -13,7 +13,7 @@ import signal
 import sys
 
 from app import datadir, db, logfmt
-from app.cli import admin, client, people, projects
+from app.cli import admin, client, notify, people, projects
 from app.cli.exits import HELP as EXIT_HELP
 from app.cli.exits import Exit, for_status
 from app.errors import AppError, ConfigError
@@ -46,6 +46,7 @@ Work with a running server (CAPSTAN_URL, default http://127.0.0.1:8000; CAPSTAN_
    secrets    set | ls | rm: a project's secrets
    users      List, create, change and delete users
    tokens     List, create and revoke your API tokens
+   notify     Notification providers, channels and subscriptions
 All but logs take --json, to print the API's JSON instead of text.
 
 {EXIT_HELP}
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     secrets.set_defaults(func=lambda args, settings: _usage(secrets))
     projects.register(sub, secrets_sub)
     people.register(sub)
+    notify.register(sub)
 
     user = sub.add_parser(
         "user", help="create users, set passwords",
