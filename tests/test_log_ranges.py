@@ -44,7 +44,7 @@ async def finished(capstan: Capstan, run: str) -> tuple[str, list[Event]]:
     await capstan.create_project(stages=[{"name": "count", "run": run}])
     dep = await capstan.trigger()
     await capstan.wait_for(dep["id"], "COMPLETED")
-    return dep["id"], records(await read_sse(capstan.http, dep["id"]))
+    return dep["id"], records(await range_sse(capstan.http, dep["id"], "follow=0"))
 
 
 async def test_tail_starts_at_the_last_records_in_sse_and_plain_text(capstan: Capstan) -> None:
@@ -111,3 +111,28 @@ async def test_bad_ranges_are_a_400(capstan: Capstan) -> None:
         answer = await capstan.http.get(f"/api/v1/deployments/{dep['id']}/logs?{query}")
         assert answer.status_code == 400, query
         assert answer.json()["error"]["code"] == "bad_request"
+
+
+def unbatch(events: list[Event]) -> list[Event]:
+    """`lines` events (one per batch) as the `log` events they stand for."""
+    out: list[Event] = []
+    for kind, data, cursor in events:
+        if kind != "lines":
+            out.append((kind, data, cursor))
+            continue
+        lines = data.split("\n")
+        first = int(cursor) - len(lines) + 1
+        out.extend(("log", line, str(first + i)) for i, line in enumerate(lines))
+    return out
+
+
+async def test_batched_sse_carries_the_same_records_in_few_events(capstan: Capstan) -> None:
+    dep_id, everything = await finished(capstan, "echo a; echo; echo '  c'; seq 1 30000")
+    batched = await range_sse(capstan.http, dep_id, "batch=1&follow=0")
+    assert len(batched) < 50 and any(e[0] == "lines" for e in batched)
+    assert records(unbatch(batched)) == everything
+    assert ("log", "", "3") in everything and ("log", "  c", "4") in everything
+    tail = await range_sse(capstan.http, dep_id, "batch=1&before=1000&tail=10")
+    assert records(unbatch(tail)) == everything[989:999]
+    live = unbatch(await read_sse_query(capstan, dep_id, "batch=1&tail=5"))
+    assert records(live) == everything[-5:] and live[-1][0] == "done"

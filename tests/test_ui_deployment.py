@@ -198,11 +198,18 @@ def test_a_secret_a_stage_prints_never_reaches_the_page(
         context.close()
 
 
-def test_a_long_log_opens_at_its_end_and_loads_earlier_chunks(browsing: Browsing) -> None:
-    browsing.project("long", stages=[{"name": "flood", "run": "seq 1 200000"}])
-    dep = trigger(browsing.api, "long")
-    wait_until(browsing.api, dep["id"], timeout=60)
+def test_a_long_log_stays_bounded_live_and_opens_at_its_end(browsing: Browsing) -> None:
+    browsing.project("long", stages=[{"name": "flood", "run": "sleep 1; seq 1 200000"}])
     page = browsing.sign_in()
+    dep = trigger(browsing.api, "long")
+    # Live: 200,000 lines stream in; the page keeps the newest 5,000 rows and says so.
+    page.goto(f"{browsing.url}/deployments/{dep['id']}")
+    expect(page.locator(".log-state")).to_have_text("Finished: COMPLETED", timeout=60_000)
+    expect(page.locator(".log-lines .line").last).to_have_text("200000")
+    live = shown_cursors(page)
+    assert len(live) == 5000 and live == list(range(live[0], live[0] + 5000))
+    expect(page.locator(".log-head")).to_contain_text(f"Lines before #{live[0]}")
+    # Opened again, finished: the tail at once, and earlier chunks on demand.
     started = time.monotonic()
     page.goto(f"{browsing.url}/deployments/{dep['id']}")
     expect(page.locator(".log-lines .line").last).to_have_text("200000")

@@ -181,7 +181,7 @@
       this.count = card.querySelector(".log-count");
       this.first = null; // the oldest cursor shown
       this.last = null; // the newest cursor received
-      this.pending = [];
+      this.pending = []; // runs of consecutive records not yet shown: {kind, first, items}
       this.following = true;
       this.finished = false;
       this.closed = false;
@@ -208,7 +208,7 @@
         });
       }
       this.say("Connecting…");
-      this.open(`${this.url}?tail=${TAIL}`);
+      this.open(`${this.url}?batch=1&tail=${TAIL}`);
     }
 
     open(url) {
@@ -218,6 +218,7 @@
         this.retries = 0;
         if (!this.finished) this.say("Live");
       });
+      source.addEventListener("lines", (event) => this.received(source, event, "lines"));
       source.addEventListener("log", (event) => this.received(source, event, "log"));
       source.addEventListener("stage", (event) => this.received(source, event, "stage"));
       source.addEventListener("done", (event) => this.done(source, event));
@@ -253,7 +254,8 @@
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => {
         if (this.closed || this.finished || !this.alive()) return;
-        this.open(this.last === null ? `${this.url}?tail=${TAIL}` : `${this.url}?after=${this.last}`);
+        const from = this.last === null ? `tail=${TAIL}` : `after=${this.last}`;
+        this.open(`${this.url}?batch=1&${from}`);
       }, delay);
     }
 
@@ -267,26 +269,39 @@
       }
     }
 
+    // An event's records: one (`log`, `stage`), or a run of lines (`lines`, whose id is the
+    // cursor of the last).
     received(source, event, kind) {
       if (source !== this.source || !this.alive()) return;
-      const cursor = Number(event.lastEventId);
-      if (!Number.isSafeInteger(cursor) || cursor < 1) return;
-      if (this.last !== null && cursor <= this.last) return; // a repeat
-      if (this.last !== null && cursor !== this.last + 1) {
-        // A hole: read again from the last cursor held (and accept it if it stays).
-        this.gaps += 1;
-        if (this.gaps <= 3) {
-          this.reopen(0);
-          return;
+      const last = Number(event.lastEventId);
+      if (!Number.isSafeInteger(last) || last < 1) return;
+      let items = kind === "lines" ? event.data.split("\n") : [event.data];
+      let first = last - items.length + 1;
+      if (this.last !== null) {
+        if (last <= this.last) return; // a repeat
+        if (first > this.last + 1) {
+          // A hole: read again after the last cursor held (and accept it if it stays).
+          this.gaps += 1;
+          if (this.gaps <= 3) {
+            this.reopen(0);
+            return;
+          }
+          this.queue("gap", this.last + 1, [`${first - this.last - 1} records missing`]);
+        } else if (first <= this.last) {
+          items = items.slice(this.last + 1 - first);
+          first = this.last + 1;
         }
-        this.pending.push({ cursor: this.last + 1, kind: "gap", data: `${cursor - this.last - 1} records missing` });
       }
       this.gaps = 0;
-      this.last = cursor;
-      if (this.first === null) this.first = cursor;
-      this.pending.push({ cursor, kind, data: event.data });
-      this.schedule();
+      this.last = last;
+      if (this.first === null) this.first = first;
+      this.queue(kind === "stage" ? "stage" : "log", first, items);
       if (kind === "stage") changed();
+    }
+
+    queue(kind, first, items) {
+      this.pending.push({ kind, first, items });
+      this.schedule();
     }
 
     done(source, event) {
@@ -310,25 +325,42 @@
 
     schedule() {
       if (this.timer) return;
-      this.timer = setTimeout(() => this.flush(), 30);
+      this.timer = setTimeout(() => this.flush(), 50);
     }
 
-    row(record) {
+    row(kind, cursor, data) {
       const el = document.createElement("div");
-      if (record.kind !== "gap") el.dataset.cursor = String(record.cursor);
-      if (record.kind === "log") {
+      if (kind !== "gap") el.dataset.cursor = String(cursor);
+      if (kind === "log") {
         el.className = "line";
-        renderAnsi(el, record.data);
-      } else if (record.kind === "stage") {
-        const stage = stageText(record.data);
+        renderAnsi(el, data);
+      } else if (kind === "stage") {
+        const stage = stageText(data);
         el.className = `mark ${stage.start ? "mark-start" : "mark-end"} ${stage.status}`;
         el.textContent = stage.text;
       } else {
         el.className = "mark gap";
-        el.textContent = record.data;
+        el.textContent = data;
       }
-      if (this.query && record.kind === "log" && !this.matches(el)) el.classList.add("filtered");
+      if (this.query && kind === "log" && !this.matches(el)) el.classList.add("filtered");
       return el;
+    }
+
+    // Rows for runs of records: only the last `cap` of them (the rest would be dropped).
+    rows(runs, cap) {
+      let skip = Math.max(0, runs.reduce((n, run) => n + run.items.length, 0) - cap);
+      const fragment = document.createDocumentFragment();
+      for (const run of runs) {
+        if (skip >= run.items.length) {
+          skip -= run.items.length;
+          continue;
+        }
+        for (let i = skip; i < run.items.length; i++) {
+          fragment.appendChild(this.row(run.kind, run.first + i, run.items[i]));
+        }
+        skip = 0;
+      }
+      return fragment;
     }
 
     matches(el) {
@@ -341,11 +373,9 @@
       if (!this.pending.length || !this.alive()) return;
       this.removeStatic();
       const cap = this.following ? LIVE_CAP : HARD_CAP;
-      const records = this.pending.length > cap ? this.pending.slice(-cap) : this.pending;
+      const runs = this.pending;
       this.pending = [];
-      const fragment = document.createDocumentFragment();
-      for (const record of records) fragment.appendChild(this.row(record));
-      this.lines.appendChild(fragment);
+      this.lines.appendChild(this.rows(runs, cap));
       this.trim(cap);
       if (this.following) this.toBottom();
       else this.liveButton.hidden = false;
@@ -389,25 +419,27 @@
       this.earlierButton.disabled = true;
       this.note.textContent = "Loading…";
       try {
-        const answer = await fetch(`${this.url}?before=${before}&tail=${CHUNK}`, {
+        const answer = await fetch(`${this.url}?batch=1&before=${before}&tail=${CHUNK}`, {
           headers: { Accept: "text/event-stream" },
           credentials: "same-origin",
         });
         if (!answer.ok) throw new Error(`the server answered ${answer.status}`);
-        const records = parseEvents(await answer.text())
-          .filter((e) => e.id && (e.event === "log" || e.event === "stage"))
-          .map((e) => ({ cursor: Number(e.id), kind: e.event, data: e.data }));
-        const contiguous = records.every((r, i) => r.cursor === records[0].cursor + i);
-        if (!contiguous || (records.length && records[records.length - 1].cursor !== before - 1)) {
-          throw new Error("the lines came back out of order");
+        const runs = [];
+        for (const event of parseEvents(await answer.text())) {
+          if (!event.id || !["lines", "log", "stage"].includes(event.event)) continue;
+          const items = event.event === "lines" ? event.data.split("\n") : [event.data];
+          const first = Number(event.id) - items.length + 1;
+          const expected = runs.length ? runs[runs.length - 1].first + runs[runs.length - 1].items.length : first;
+          if (first !== expected) throw new Error("the lines came back out of order");
+          runs.push({ kind: event.event === "stage" ? "stage" : "log", first, items });
         }
+        const end = runs.length ? runs[runs.length - 1].first + runs[runs.length - 1].items.length : before;
+        if (end !== before) throw new Error("the lines came back incomplete");
         if (!this.alive() || this.firstShown() !== before) return; // the view moved on meanwhile
-        const fragment = document.createDocumentFragment();
-        for (const record of records) fragment.appendChild(this.row(record));
         const height = this.scroller.scrollHeight;
-        this.lines.insertBefore(fragment, this.lines.firstChild);
+        this.lines.insertBefore(this.rows(runs, HARD_CAP), this.lines.firstChild);
         this.place(this.scroller.scrollTop + this.scroller.scrollHeight - height);
-        if (!records.length) this.first = 1;
+        if (!runs.length) this.first = 1;
         this.updateHead();
         if (this.query) this.showCount();
       } catch (error) {
