@@ -38,3 +38,6 @@ def configure(level: str) -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("tortoise").setLevel(logging.WARNING)
     logging.getLogger("aerich").setLevel(logging.WARNING)
+    # httpx logs each request's URL at INFO: a notification webhook's URL is its secret.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -47,6 +47,7 @@ TABLE: dict[Permission, dict[str, str]] = {
     Permission.ADMIN: dict.fromkeys(PEOPLE, "no"),
     Permission.METRICS: dict.fromkeys(PEOPLE, "no"),
     Permission.SIGNED_IN: dict.fromkeys(PEOPLE, "yes"),
+    Permission.NOTIFY_MANAGE: dict.fromkeys(PEOPLE, "no") | {"manager": "yes"},
 }  # fmt: skip
 # Requests that pass the guard but change nothing (a refused body, a missing object).
 BODIES: dict[tuple[str, str], Any] = {
@@ -98,6 +99,9 @@ def concrete(path: str, dep_id: str, name: str) -> str:
         "name": "NOPE",
         "username": "nobody",
         "token": str(uuid.uuid4()),
+        "provider": "nope",
+        "channel": "nope",
+        "subscription": str(uuid.uuid4()),
     }
     if path == "/api/v1/projects/{project}" and name:
         values["project"] = name

@@ -13,11 +13,14 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
-from conftest import Capstan, free_port, running_capstan
+from conftest import Capstan, RedisServer, free_port, running_capstan
+from served import serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -202,3 +205,51 @@ def _seconds(dep: dict[str, Any]) -> float:
 def _server_vault(capstan: Capstan) -> Vault:
     """The server's keys, as `capstan serve` reads them."""
     return Vault(*read_keys(capstan.settings))
+
+
+def test_a_channel_url_never_reaches_the_server_log(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """At the most talkative level, a test message to a webhook whose URL is its token: the
+    token appears in no log line (httpx logs each URL it fetches at INFO)."""
+    token = "T0KEN-in-the-url-9f8e7d"
+    loud = {"CAPSTAN_LOG_LEVEL": "debug", "CAPSTAN_NOTIFY_ALLOW_PRIVATE": "1"}
+
+    async def hook_sink(port: int, got: asyncio.Event) -> None:
+        async def hook(request: Request) -> Response:
+            got.set()
+            return JSONResponse({"ok": True})
+
+        app = Starlette(routes=[Route(f"/hook/{token}", hook, methods=["POST"])])
+        config = uvicorn.Config(app, port=port, log_config=None)
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        await asyncio.wait_for(got.wait(), 30)
+        server.should_exit = True
+        await serving
+
+    port = free_port()
+    with serve(tmp_path, redis_server.url, env=loud) as served:
+        headers = {"Authorization": f"Bearer {served.admin_token()}"}
+        with httpx.Client(base_url=served.url, headers=headers, timeout=30) as http:
+            made = http.post("/api/v1/notifications/providers",
+                             json={"name": "slack", "kind": "slack", "settings": {}})  # fmt: skip
+            assert made.status_code == 201, made.text
+            url = f"http://127.0.0.1:{port}/hook/{token}"
+            channel = {"name": "ops", "provider": "slack", "target": {"url": url}}
+            made = http.post("/api/v1/notifications/channels", json=channel)
+            assert made.status_code == 201, made.text
+
+            async def test_and_wait() -> None:
+                got = asyncio.Event()
+                sink = asyncio.create_task(hook_sink(port, got))
+                await asyncio.sleep(0.5)
+                sent = await asyncio.to_thread(http.post, "/api/v1/notifications/channels/ops/test")
+                assert sent.status_code == 202, sent.text
+                await sink
+
+            asyncio.run(test_and_wait())
+            time.sleep(0.5)
+    text = served.log.read_text()
+    assert "notification attempt" in text  # the log is talking
+    assert token not in text
