@@ -19,7 +19,7 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
-from app.domain.notify import EventKind
+from app.domain.notify import Event, EventKind
 from app.engine.bundle import Engine
 from app.engine.runner import advance
 from app.forges.statuses import post_status
@@ -95,6 +95,10 @@ class JobQueue:
         """Notify the channels subscribed to `kind` of `dep`, in the background."""
         self._in_background(self._notify(dep, kind))
 
+    async def tell(self, event: Event) -> None:
+        """Notify the channels subscribed to `event`, in the background."""
+        self._in_background(self._emit(event))
+
     def _in_background(self, work: Any) -> None:
         task = asyncio.create_task(work)
         self._background.add(task)
@@ -103,10 +107,18 @@ class JobQueue:
     async def _notify(self, dep: Deployment, kind: EventKind) -> None:
         try:
             event = await dispatch.event_for(dep, kind, self.settings.base_url)
-            for delivery in await dispatch.emit(event):
-                await self.send(delivery)
         except Exception as exc:  # a notification must never break what it reports
             log.warning("notification not emitted", extra={"deployment": str(dep.id),
+                                                           "error": str(exc)})  # fmt: skip
+            return
+        await self._emit(event)
+
+    async def _emit(self, event: Event) -> None:
+        try:
+            for delivery in await dispatch.emit(event):
+                await self.send(delivery)
+        except Exception as exc:
+            log.warning("notification not emitted", extra={"event": event.key,
                                                            "error": str(exc)})  # fmt: skip
 
     async def send(self, delivery: NotifyDelivery, attempt: int = 1, delay: float = 0) -> bool:

@@ -111,6 +111,7 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
         jobs.report,
         jobs.notify,
         jobs.send,
+        jobs.tell,
         metrics,
         vault,
         sandbox,

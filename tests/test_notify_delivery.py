@@ -20,6 +20,7 @@ import httpx
 import pytest
 import uvicorn
 from conftest import Capstan, RedisServer, free_port, running_capstan
+from payloads import body_of, gitlab_headers, gitlab_push
 from served import serve
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -253,3 +254,33 @@ def test_a_channel_url_never_reaches_the_server_log(
     text = served.log.read_text()
     assert "notification attempt" in text  # the log is talking
     assert token not in text
+
+
+async def test_a_gate_and_a_refused_push_are_told_once_each(notifying: Capstan) -> None:
+    stages = [{"name": "wait", "approval": True}]
+    created = await notifying.create_project(stages=stages, concurrency="reject")
+    async with sink() as box:
+        box.flaky_failures = 0
+        await webhook_channels(_server_vault(notifying), box, "web", "flaky")
+        await NotifySubscription.filter().update(events=["awaiting_approval", "delivery_refused"])
+        running = await notifying.trigger()
+        await notifying.awaiting_approval(running["id"])
+        body = body_of(gitlab_push("refs/heads/main", "e" * 40))
+        for _ in range(2):  # the sender retries: one refusal told
+            refused = await notifying.http.post(
+                "/hooks/gitlab/web", content=body,
+                headers=gitlab_headers(created["webhook_secret"], delivery="busy"),
+            )  # fmt: skip
+            assert refused.status_code == 202 and "ignored" in refused.json()
+        deadline = time.monotonic() + 20
+        while len(box.seen.get("flaky", [])) < 2:
+            assert time.monotonic() < deadline, box.seen
+            await asyncio.sleep(0.1)
+        await notifying.http.post(f"/api/v1/deployments/{running['id']}/cancel")
+        await asyncio.sleep(0.5)
+    messages = {json.loads(r["body"])["event"]: json.loads(r["body"]) for r in box.seen["flaky"]}
+    assert len(box.seen["flaky"]) == 2
+    gate, refusal = messages["awaiting_approval"], messages["delivery_refused"]
+    assert gate["facts"]["gate"] == "wait" and "admin" in gate["facts"]["may approve"]
+    assert refusal["facts"]["delivery"] == "busy" and "active" in refusal["facts"]["reason"]
+    assert refusal["url"].endswith("/projects/web/webhooks")

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
-from app.domain.notify import EventKind
+from app.domain.notify import Event, EventKind
 from app.engine.sandbox import Sandbox
 from app.keyring.vault import Vault
 from app.metrics import Metrics
@@ -31,6 +31,7 @@ class Engine:
     report: Enqueue  # the commit status, and the notifications of the deployment's status
     notify: Notify  # the notifications of an event that is no status: started, at a gate
     resend: Callable[[NotifyDelivery], Awaitable[object]]  # a notification whose job was lost
+    tell: Callable[[Event], Awaitable[object]]  # the notifications of an event of a project
     metrics: Metrics
     vault: Vault
     sandbox: Sandbox

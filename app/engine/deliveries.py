@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.accounts import audit
+from app.domain.notify import Event, EventKind
 from app.domain.status import REDELIVERABLE, Kind, Outcome, TriggerType
 from app.engine.actions import NewDeployment, Submitted, announce, insert, lock_project, submit
 from app.engine.bundle import Engine
@@ -66,6 +67,7 @@ async def receive(
         if isinstance(exc, Conflict):  # `concurrency: reject`: a redelivery runs it once idle
             reason = f"{exc.message}; redeliver to deploy"
             if await _record_undeployed(project, push, size, Outcome.REFUSED, reason):
+                await engine.tell(refused_event(engine, project, push, reason))
                 return Receipt(Outcome.REFUSED, reason=reason)
             return await _duplicate_of(project, push)
         # 503 asks the sender to try again; a 4xx would make GitLab disable the hook.
@@ -74,6 +76,25 @@ async def receive(
     if submitted is not None:
         await announce(engine, submitted)
     return receipt
+
+
+def refused_event(engine: Engine, project: Project, push: Push, reason: str) -> Event:
+    facts = {"forge": push.provider, "delivery": push.delivery_id, "reason": reason}
+    if push.ref:
+        facts["ref"] = push.ref
+    if push.commit:
+        facts["commit"] = push.commit[:12]
+    if push.pusher:
+        facts["pushed by"] = push.pusher
+    return Event(
+        kind=EventKind.DELIVERY_REFUSED,
+        key=f"refused:{project.id}:{push.provider}:{push.delivery_id}",
+        title=f"{project.name}: a push was refused",
+        project=project.name,
+        project_id=str(project.id),
+        url=f"{engine.settings.base_url}/projects/{project.name}/webhooks",
+        facts=facts,
+    )
 
 
 async def record_unreadable(project: Project, push: Push, size: int, reason: str) -> None:
