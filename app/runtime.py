@@ -124,7 +124,8 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
         saq_worker = jobs.worker(engine, settings.worker_concurrency)
         worker_task = asyncio.create_task(saq_worker.start(), name="capstan-worker")
         tasks.append(asyncio.create_task(reconciler.run_forever(engine), name="reconciler"))
-        watch = monitor.watch(settings, vault, jobs)
+        alive = worker_task.done
+        watch = monitor.watch(settings, vault, jobs, lambda: not alive())
         tasks.append(asyncio.create_task(watch, name="outage-watch"))
     try:
         yield Runtime(settings, engine, jobs, hub, vault, metrics, sandbox, worker_task)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from conftest import Capstan, RedisServer, free_port, running_capstan
+from conftest import Capstan, RedisServer, eventually, free_port, running_capstan
 from payloads import body_of, gitlab_headers, gitlab_push
 from served import serve
 from starlette.applications import Starlette
@@ -284,3 +284,32 @@ async def test_a_gate_and_a_refused_push_are_told_once_each(notifying: Capstan) 
     assert gate["facts"]["gate"] == "wait" and "admin" in gate["facts"]["may approve"]
     assert refusal["facts"]["delivery"] == "busy" and "active" in refusal["facts"]["reason"]
     assert refusal["url"].endswith("/projects/web/webhooks")
+
+
+async def test_a_redis_outage_and_its_recovery_reach_the_admins(
+    settings: Settings, tmp_path: Path
+) -> None:
+    outage = RedisServer(tmp_path)
+    outage.start()
+    local = dataclasses.replace(settings, redis_url=outage.url, notify_allow_private=True,
+                                notify_retry_seconds=0.05, reconcile_seconds=0.2)  # fmt: skip
+    try:
+        async with running_capstan(local) as capstan, sink() as box:
+            box.flaky_failures = 0
+            await capstan.create_project()
+            await webhook_channels(_server_vault(capstan), box, "web", "flaky")
+            await NotifySubscription.filter().update(project_id=None,
+                                                     events=["outage", "recovered"])  # fmt: skip
+            outage.stop()
+
+            async def heard(count: int) -> bool:
+                return len(box.seen.get("flaky", [])) >= count
+
+            await eventually(lambda: heard(1), timeout=20)  # sent without the queue
+            outage.start()
+            await eventually(lambda: heard(2), timeout=20)  # through the queue again
+    finally:
+        outage.stop()
+    events = [json.loads(r["body"]) for r in box.seen["flaky"]]
+    assert [e["event"] for e in events] == ["outage", "recovered"]
+    assert "Redis is unreachable" in events[0]["title"] and events[0]["project"] is None

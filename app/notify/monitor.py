@@ -1,6 +1,6 @@
 """Outages told to the admins: Redis unreachable, or no worker taking jobs, and recovery.
 
-Each worker process probes every `PROBE_SECONDS`; three bad probes in a row are an outage,
+Each worker process probes every `reconcile_seconds`; three bad probes in a row are an outage,
 one good probe after it a recovery. Subscriptions for every project receive them. With Redis
 down the queue cannot carry the message, so this process sends it itself. Processes that see
 the same outage within ten minutes share its key, so each channel hears of it once.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -27,34 +27,33 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("capstan.monitor")
 
-PROBE_SECONDS = 10.0
 BAD_PROBES = 3
 BUCKET_SECONDS = 600
 PROBLEMS = {
     "redis": "Redis is unreachable: nothing new is queued or run",
-    "worker": "no worker is taking jobs: deployments wait",
+    "worker": "a worker stopped taking jobs: its deployments wait for another",
 }
 
 
-async def probe(jobs: JobQueue) -> str:
+async def probe(jobs: JobQueue, worker_alive: Callable[[], bool]) -> str:
     """`ok`, `redis` or `worker`: what is wrong now."""
     try:
         await asyncio.wait_for(jobs.redis.ping(), 2)  # type: ignore[misc]
-        workers = (await asyncio.wait_for(jobs.info(), 2)).get("workers", 0)
     except (RedisError, OSError, TimeoutError):
         return "redis"
-    return "ok" if workers else "worker"
+    return "ok" if worker_alive() else "worker"
 
 
 async def watch(
-    settings: Settings, vault: Vault, jobs: JobQueue, probe_seconds: float = PROBE_SECONDS
+    settings: Settings, vault: Vault, jobs: JobQueue, worker_alive: Callable[[], bool]
 ) -> None:
-    """Run forever: tell the admins when Capstan cannot deploy, and when it can again."""
+    """Run forever, probing every `reconcile_seconds`: tell the admins when this worker
+    cannot deploy, and when it can again."""
     told, bad = "ok", 0
     while True:
-        await asyncio.sleep(probe_seconds)
+        await asyncio.sleep(settings.reconcile_seconds)
         try:
-            state = await probe(jobs)
+            state = await probe(jobs, worker_alive)
             bad = bad + 1 if state != "ok" else 0
             if state != "ok" and bad >= BAD_PROBES and told == "ok":
                 await tell(settings, vault, jobs, EventKind.OUTAGE, state)
