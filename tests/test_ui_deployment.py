@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 from conftest import RedisServer, free_port
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 from served import serve
 from ui import SCREENSHOTS, Browsing
 
@@ -66,6 +66,11 @@ TICK = (
     "seq 1 200; for i in $(seq 1 30); do "
     "printf '\\033[1;32mok\\033[0m line %d\\n' $i; sleep 0.1; done"
 )
+# 256 colours and truecolour (to the nearest of the 16), underline, an erase (dropped), a bell.
+COLOURS = (
+    "\\033[38;5;208morange\\033[0m \\033[38;2;255;0;0mred\\033[0m "
+    "\\033[4munder\\033[24m \\033[2Kgone\\a\\n"
+)
 SCROLLER = "document.querySelector('.log-scroll')"
 OK_LINES = (
     "[...document.querySelectorAll('.log-lines .line')]"
@@ -75,7 +80,7 @@ OK_LINES = (
 
 def test_the_log_arrives_live_and_approving_finishes_without_a_reload(browsing: Browsing) -> None:
     stages = [{"name": "build", "run": TICK}, {"name": "gate", "approval": True},
-              {"name": "release", "run": "echo released"}]  # fmt: skip
+              {"name": "release", "run": f"echo released; printf '{COLOURS}'"}]  # fmt: skip
     browsing.project("live", stages=stages)
     page = browsing.sign_in()
     dep = trigger(browsing.api, "live")
@@ -110,6 +115,11 @@ def test_the_log_arrives_live_and_approving_finishes_without_a_reload(browsing: 
     approve.click()
     expect(page.locator("#deployment-status")).to_have_text("COMPLETED", timeout=20_000)
     expect(page.locator(".log-lines .line", has_text="released")).to_have_count(1)
+    coloured = page.locator(".log-lines .line", has_text="orange")
+    expect(coloured).to_have_text("orange red under gone\\x07")
+    expect(coloured.locator(".ansi-fg-9")).to_have_text("orange")
+    expect(coloured.locator(".ansi-fg-1")).to_have_text("red")
+    expect(coloured.locator(".ansi-underline")).to_have_text("under")
     expect(page.locator(".log-state")).to_have_text("Finished: COMPLETED")
     assert page.evaluate("window.marker") == "not reloaded"
     expect(page.locator(".run-stages .run-stage.succeeded")).to_have_count(3)
@@ -136,6 +146,15 @@ def test_a_viewer_sees_no_buttons_and_a_forged_form_changes_nothing(browsing: Br
     for label in ("Approve", "Cancel", "Roll back"):
         expect(page.get_by_role("button", name=label)).to_have_count(0)
     browsing.screenshot("deployment-viewer")
+    # Leaving the page (hx-boost swaps the body) closes its log stream.
+    page.evaluate("""() => {
+        window.logsClosed = 0;
+        const close = EventSource.prototype.close;
+        EventSource.prototype.close = function () { window.logsClosed += 1; close.call(this); };
+    }""")
+    page.click("nav >> text=Dashboard")
+    expect(page.locator("h1")).to_have_text("Projects")
+    assert page.evaluate("window.logsClosed") == 1
     here = f"{browsing.url}/deployments/{dep['id']}"
     with httpx.Client(base_url=browsing.url, headers={"Origin": browsing.url}) as http:
         signed = http.post("/login", data={"username": "v", "password": password})
@@ -154,7 +173,25 @@ def test_a_viewer_sees_no_buttons_and_a_forged_form_changes_nothing(browsing: Br
     assert after["status"] == "IN_PROGRESS"
     assert after["stages"][0]["status"] == "awaiting_approval"
     assert "approved_by" not in str(after)
-    assert browsing.api.post(f"/api/v1/deployments/{dep['id']}/cancel").status_code == 200
+    # The admin may: Cancel asks first, then stops it, and the page follows.
+    page.click("text=Sign out")
+    page = browsing.sign_in()
+    page.goto(here)
+    expect(page.locator("#summary button")).to_have_text(["Approve", "Cancel", "Roll back"])
+    asked: list[str] = []
+
+    def confirm(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", confirm)
+    page.click("#summary button:has-text('Cancel')")
+    expect(page.locator("#deployment-status")).to_have_text("CANCELLED")
+    assert asked and asked[0].startswith("Cancel deployment #")
+    expect(page.locator("#summary .flash.notice")).to_have_text("Cancelled.")
+    expect(page.locator("#summary .flash.reason")).to_have_text("cancelled by admin")
+    browsing.screenshot("deployment-cancelled")
+    expect(page.locator("#summary form")).to_have_count(0)
 
 
 SECRET = "hunter2-Sekrit-9f8e7d6c"
