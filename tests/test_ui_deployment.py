@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,11 @@ def test_a_viewer_sees_no_buttons_and_a_forged_form_changes_nothing(browsing: Br
     for label in ("Approve", "Cancel", "Roll back"):
         expect(page.get_by_role("button", name=label)).to_have_count(0)
     browsing.screenshot("deployment-viewer")
+    for missing in ("/deployments/nope", f"/deployments/{uuid.uuid4()}/summary"):
+        opened = page.goto(browsing.url + missing)
+        assert opened is not None and opened.status == 404
+        expect(page.locator("h1")).to_contain_text("404")
+    page.goto(f"{browsing.url}/deployments/{dep['id']}")
     # Leaving the page (hx-boost swaps the body) closes its log stream.
     page.evaluate("""() => {
         window.logsClosed = 0;
