@@ -28,7 +28,9 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+# Per module: sync Playwright runs an event loop of its own while it lives, and an async test
+# that came after it in the same process would find that loop running.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not os.path.exists(CHROMIUM):
         pytest.fail("the UI tests need Debian's chromium (apt-get install chromium)")

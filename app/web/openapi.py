@@ -277,7 +277,8 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("GET", "/api/v1/projects/{project}/deliveries"): [_limit(100)],
     ("GET", "/api/v1/deployments/{deployment}/logs"): [
         _query("after", CURSOR), _query("follow", {"enum": ["0", "1"]}),
-        _query("Last-Event-ID", CURSOR, "header")],
+        _query("tail", CURSOR), _query("before", CURSOR),
+        _query("batch", {"enum": ["0", "1"]}), _query("Last-Event-ID", CURSOR, "header")],
     ("GET", "/api/v1/audit"): [
         *(_query(name, {"type": "string", "maxLength": width})
           for name, width in (("project", 63), ("actor", 128), ("action", 64))),

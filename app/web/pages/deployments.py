@@ -23,7 +23,7 @@ from app.models import Deployment, Project
 from app.web import forms
 from app.web.context import caller
 from app.web.lookup import find_deployment
-from app.web.pages import Allowed, page, render
+from app.web.pages import Allowed, fragment, page, render
 
 # What the page shows of the stored log without JavaScript: the last records, within a size.
 TAIL_RECORDS = 500
@@ -131,5 +131,5 @@ async def log_tail(dep: Deployment) -> dict[str, Any]:
 
 PAGES: list[BaseRoute] = [
     page("/deployments/{deployment}", deployment_page, Permission.PROJECT_VIEW),
-    page("/deployments/{deployment}/summary", deployment_summary, Permission.PROJECT_VIEW),
+    fragment("/deployments/{deployment}/summary", deployment_summary, Permission.PROJECT_VIEW),
 ]
