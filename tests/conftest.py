@@ -199,11 +199,15 @@ class Capstan:
     async def wait_for(
         self, dep_id: str, *statuses: str, stage: str | None = None, timeout: float = 30
     ) -> dict[str, Any]:
-        """Poll until the deployment has one of `statuses` (and `stage` as current stage)."""
+        """Poll until the deployment has one of `statuses` (and `stage` as its current stage,
+        started: a stage becomes current a moment before it runs)."""
         deadline = time.monotonic() + timeout
         while True:
             dep = await self.deployment(dep_id)
-            if dep["status"] in statuses and (stage is None or dep["current_stage"] == stage):
+            current = dep["stages"][dep["stage_index"]] if dep["current_stage"] else None
+            started = current is not None and current["status"] != "pending"
+            if dep["status"] in statuses and (stage is None or (dep["current_stage"] == stage
+                                                                and started)):  # fmt: skip
                 return dep
             if time.monotonic() > deadline:
                 raise AssertionError(f"deployment stuck: {dep}")

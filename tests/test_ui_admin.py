@@ -208,7 +208,7 @@ def test_developers_and_viewers_get_no_admin_pages_and_managers_only_read_users(
             assert answer.status in (403, 404), (path, answer.status)
             assert answer.headers["content-type"].startswith("text/html")
             assert re.search(r"<h1>40[34]", answer.text())
-        board = page.request.get(browsing.url + "/queue/board")
+        board = page.request.get(browsing.url + "/queue/board", headers={"HX-Request": "true"})
         assert board.headers.get("hx-refresh") == "true" and board.text() == ""
     page.goto(browsing.url + "/users")
     expect(page.locator("h1")).to_contain_text("403")

@@ -200,7 +200,8 @@ def test_viewers_and_managers_see_only_what_they_may_change(browsing: Browsing) 
         answer = page.request.get(browsing.url + path)
         assert answer.status == 403 and answer.headers["content-type"].startswith("text/html")
         assert re.search(r"<h1>403", answer.text())
-    polled = page.request.get(browsing.url + "/notifications/channels/ui-v-ops/log")
+    polled = page.request.get(browsing.url + "/notifications/channels/ui-v-ops/log",
+                              headers={"HX-Request": "true"})  # fmt: skip
     assert polled.headers.get("hx-refresh") == "true"
     page.goto(browsing.url + "/projects/ui-v-web/notifications")
     expect(page.locator("table.subscriptions")).to_contain_text("ui-v-ops")

@@ -118,17 +118,19 @@ def page(path: str, endpoint: Page, permission: Permission) -> Route:
 
 
 def fragment(path: str, endpoint: Page, permission: Permission) -> Route:
-    """A piece of a page that htmx polls. Signed out or refused since, it answers with
-    `HX-Refresh`, so the browser reloads the whole page and that page says what now."""
-
-    PAGE_PERMISSIONS[path] = permission
+    """A piece of a page that htmx polls. Signed out, refused or gone since, it answers htmx
+    with `HX-Refresh`, so the browser reloads the whole page and that page says what now;
+    anyone else gets what `page` would answer."""
+    as_page = page(path, endpoint, permission).endpoint
 
     async def wrapper(request: Request) -> Response:
+        if "hx-request" not in request.headers:
+            return await as_page(request)
         try:
             await check(request, permission)
+            return await endpoint(request)
         except AppError:
             return Response(status_code=200, headers={"HX-Refresh": "true"})
-        return await endpoint(request)
 
     return Route(path, wrapper, methods=["GET"], name=f"fragment_{endpoint.__name__}",
                  include_in_schema=False)  # fmt: skip
