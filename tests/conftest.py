@@ -333,7 +333,10 @@ def repo(tmp_path: Path) -> Repo:
 
 # Tests of process control, the CLI and forge reporting do not depend on the SQL dialect:
 # they run on SQLite only, to keep the suite under five minutes when PostgreSQL is set.
-ONE_DATABASE = {"test_cli.py", "test_cli_client.py", "test_processes.py", "test_statuses.py"}
+ONE_DATABASE = {
+    "test_cli.py", "test_cli_client.py", "test_processes.py", "test_statuses.py",
+    "test_notify_cli.py",
+}  # fmt: skip
 # The web UI's fixtures (`browsing`, `browser`, `ui_server`): tests/ui.py.
 pytest_plugins = ["ui"]
 

@@ -116,7 +116,7 @@ def deployments(live: Live, project: str) -> list[object]:
 
 
 @settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     provider=st.sampled_from(["github", "gitlab", "gitea"]),

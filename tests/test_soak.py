@@ -28,7 +28,7 @@ from test_durability import server_env, start, stop, wait_ready
 
 from app.settings import Settings
 
-ROUNDS = 15
+ROUNDS = 10
 PUSHES_PER_ROUND = 10
 DUPLICATE_EVERY = 3  # every third round sends ten copies of one delivery
 VIEWERS = 4
