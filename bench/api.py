@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import admin_headers, api, capstan_server, free_port  # noqa: E402
+from common import admin_headers, api, capstan_server, free_port
 
 BARE = """
 from starlette.applications import Starlette
@@ -91,19 +91,22 @@ def main() -> None:
         with capstan_server(**env) as server:
             server.headers = admin_headers(server)
             with api(server) as http:
-                http.post("/api/v1/projects", json={"name": "bench", "stages": [
-                    {"name": "build", "run": "true"}]}).raise_for_status()  # fmt: skip
+                stages = [{"name": "build", "run": "true"}]
+                http.post("/api/v1/projects", json={"name": "bench", "stages": stages})
                 dep = http.post("/api/v1/projects/bench/deployments", json={}).json()
+
+            def rate(path: str, headers: dict[str, str]) -> float:
+                return wrk(f"{server.url}{path}", args.seconds, args.connections, headers)
+
             rows = [
                 ("bare Starlette hello world", baseline),
-                ("Capstan GET /healthz", wrk(f"{server.url}/healthz", args.seconds,
-                                             args.connections, {})),  # fmt: skip
-                ("GET /api/v1/me (bearer)", wrk(f"{server.url}/api/v1/me", args.seconds,
-                                                args.connections, server.headers)),  # fmt: skip
-                ("GET /api/v1/deployments/{id} (bearer)",
-                 wrk(f"{server.url}/api/v1/deployments/{dep['id']}", args.seconds,
-                     args.connections, server.headers)),
-            ]  # fmt: skip
+                ("Capstan GET /healthz", rate("/healthz", {})),
+                ("GET /api/v1/me (bearer)", rate("/api/v1/me", server.headers)),
+                (
+                    "GET /api/v1/deployments/{id} (bearer)",
+                    rate(f"/api/v1/deployments/{dep['id']}", server.headers),
+                ),
+            ]
     print(f"{'path':<42} {'req/s':>9} {'ratio':>7}")
     for name, rate in rows:
         print(f"{name:<42} {rate:>9.0f} {rate / baseline:>7.2f}")
