@@ -108,8 +108,8 @@ def main() -> None:
                 ),
             ]
     print(f"{'path':<42} {'req/s':>9} {'ratio':>7}")
-    for name, rate in rows:
-        print(f"{name:<42} {rate:>9.0f} {rate / baseline:>7.2f}")
+    for name, measured in rows:
+        print(f"{name:<42} {measured:>9.0f} {measured / baseline:>7.2f}")
     print("goal: the API rows at >= 0.40 of bare Starlette (stretch 0.60)")
 
 
