@@ -17,6 +17,9 @@ from served import Served, serve
 
 from app.web.forms import FormError, convert, local_path
 
+# One worker runs this module: its server and browser start once (pytest-xdist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_forms")
+
 
 def test_typed_fields_become_json() -> None:
     control, body = convert([

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, expect
 from served import Served
 from ui import Browsing
+
+# One worker runs this module: its server and browser start once (pytest-xdist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_ui")
 
 
 def test_sign_in_lands_on_the_dashboard_and_signs_out(browsing: Browsing) -> None:

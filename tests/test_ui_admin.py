@@ -9,10 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from conftest import Repo
 from playwright.sync_api import Browser, Page, expect
 from served import Served
 from ui import SCREENSHOTS, Browsing
+
+# One worker runs this module: its server and browser start once (pytest-xdist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_ui_admin")
 
 
 def poll(check: Callable[[], Any], timeout: float = 20) -> Any:

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from conftest import RedisServer, free_port
 from playwright.sync_api import Browser, Dialog, Page, expect
 from served import serve
 from ui import SCREENSHOTS, Browsing
 
 from app.cli.client import sse_events
+
+# One worker runs this module: its server and browser start once (pytest-xdist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_ui_deployment")
 
 CURSORS = "els => els.map(e => Number(e.dataset.cursor))"
 LINE_TEXTS = "els => els.map(e => e.textContent)"

@@ -19,6 +19,9 @@ from playwright.sync_api import Browser, Page, expect
 from served import Served, serve
 from ui import SCREENSHOTS, Browsing
 
+# One worker runs this module: its server and browser start once (pytest-xdist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_ui_notifications")
+
 SIGNING_SECRET = "ui-signing-SECRET-4f1d"
 SINK_TOKEN = "ui-sink-TOKEN-9a7c"
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/ui-SLACK-TOKEN-77e2"

@@ -12,9 +12,13 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, Page, expect
 from served import Served
 from ui import Browsing
+
+# One worker runs this module: its server and browser start once (pytest-xdist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_ui_projects")
 
 DEPLOYMENT_URL = re.compile(r"/deployments/([0-9a-f-]{36})$")
 

@@ -1,6 +1,5 @@
 """Notifications over the API: providers and channels (admins and managers), a test message
-and the delivery log of a channel, and subscriptions (a project's, by whoever may edit it;
-every project's, by admins).
+and the delivery log of a channel (subscriptions: `app.web.subscriptions`).
 
 Secret fields (webhook URLs, tokens, passwords) go in and are sealed; only their names come
 out, in responses and in the audit trail alike. Every outbound address is checked with the
@@ -20,7 +19,6 @@ from tortoise.expressions import Q
 
 from app.domain.access import Permission, allows
 from app.domain.notify import (
-    SYSTEM_EVENTS,
     UNHEALTHY_AFTER,
     DeliveryStatus,
     Event,
@@ -28,10 +26,9 @@ from app.domain.notify import (
     ProviderKind,
 )
 from app.errors import Conflict, Invalid, NotFound
-from app.models import NotifyChannel, NotifyDelivery, NotifyProvider, NotifySubscription, Project
+from app.models import NotifyChannel, NotifyDelivery, NotifyProvider
 from app.notify import config, guard
 from app.web.context import actor, caller, int_param, json_body, only, record, runtime
-from app.web.lookup import find_project
 from app.web.schemas import rfc3339
 
 DEFAULT_LIMIT = 20
@@ -75,18 +72,6 @@ def channel_json(request: Request, channel: NotifyChannel) -> dict[str, Any]:
     }
 
 
-def subscription_json(subscription: NotifySubscription) -> dict[str, Any]:
-    project = subscription.project
-    return {
-        "id": str(subscription.id),
-        "channel": subscription.channel.name,
-        "project": project.name if project is not None else None,
-        "events": subscription.events,
-        "created_by": subscription.created_by,
-        "created_at": rfc3339(subscription.created_at),
-    }
-
-
 def delivery_json(delivery: NotifyDelivery) -> dict[str, Any]:
     return {
         "id": str(delivery.id),
@@ -110,7 +95,7 @@ async def _provider_named(name: object) -> NotifyProvider | None:
     return await NotifyProvider.get_or_none(name=name)
 
 
-async def _channel_named(name: object) -> NotifyChannel | None:
+async def channel_named(name: object) -> NotifyChannel | None:
     if not isinstance(name, str) or not config.NAME.fullmatch(name):
         return None
     return await NotifyChannel.filter(name=name).select_related("provider").first()
@@ -126,25 +111,10 @@ async def find_provider(request: Request) -> NotifyProvider:
 
 async def find_channel(request: Request) -> NotifyChannel:
     name = request.path_params["channel"]
-    channel = await _channel_named(name)
+    channel = await channel_named(name)
     if channel is None:
         raise NotFound(f"no channel {name!r}", code="channel_not_found")
     return channel
-
-
-async def _subscription(request: Request, project: Project | None) -> NotifySubscription:
-    """The subscription the path names; through a project's path, only one of that project."""
-    try:
-        sub_id = uuid.UUID(request.path_params["subscription"])
-    except ValueError:
-        raise NotFound("no such subscription", code="subscription_not_found") from None
-    query = NotifySubscription.filter(id=sub_id)
-    if project is not None:
-        query = query.filter(project_id=project.id)
-    found = await query.select_related("channel", "project").first()
-    if found is None:
-        raise NotFound("no such subscription", code="subscription_not_found")
-    return found
 
 
 # Checks
@@ -175,14 +145,6 @@ async def _reachable(request: Request, kind: ProviderKind, fields: dict[str, Any
                 await guard.check_url(value, False)
         except guard.Refused as exc:
             raise Invalid(f"{name} is refused: {exc}", field=name) from None
-
-
-def _events(value: object, every_project: bool) -> list[str]:
-    events = config.check_events(value)
-    if not every_project and SYSTEM_EVENTS & set(events):
-        raise Invalid("outage and recovered are for all-projects subscriptions only",
-                      field="events")  # fmt: skip
-    return events
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -356,76 +318,3 @@ async def _older_than(channel: NotifyChannel, before: str) -> Q:
         raise Invalid("before names no delivery of this channel", field="before")
     at: dt.datetime = found.created_at
     return Q(created_at__lt=at) | Q(created_at=at, id__lt=before_id)
-
-
-# Subscriptions
-
-
-async def _subscribe(request: Request, project: Project | None) -> Response:
-    body = only(await json_body(request), "channel", "events")
-    channel = await _channel_named(body.get("channel"))
-    if channel is None:
-        raise Invalid("channel names no channel", field="channel")
-    events = _events(body.get("events"), every_project=project is None)
-    project_id = project.id if project is not None else None
-    taken = f"{channel.name!r} is subscribed already; delete that subscription to change it"
-    if await NotifySubscription.filter(channel_id=channel.id, project_id=project_id).exists():
-        raise Conflict(taken, code="already_subscribed")
-    try:
-        subscription = await NotifySubscription.create(
-            channel=channel, project=project, events=events, created_by=actor(request)
-        )
-    except IntegrityError:
-        raise Conflict(taken, code="already_subscribed") from None
-    name = project.name if project is not None else None
-    await record(request, "notify.subscription.create", name, target=channel.name,
-                 details={"subscription": str(subscription.id), "events": events})  # fmt: skip
-    return JSONResponse(subscription_json(subscription), status_code=201)
-
-
-async def _unsubscribe(request: Request, project: Project | None) -> Response:
-    subscription = await _subscription(request, project)
-    await subscription.delete()
-    name = subscription.project.name if subscription.project is not None else None
-    await record(request, "notify.subscription.delete", name, target=subscription.channel.name,
-                 details={"subscription": str(subscription.id)})  # fmt: skip
-    return Response(status_code=204)
-
-
-def _subscriptions_json(rows: list[NotifySubscription]) -> Response:
-    return JSONResponse({"subscriptions": [subscription_json(s) for s in rows]})
-
-
-async def list_subscriptions(request: Request) -> Response:
-    """Every subscription, of each project and of all projects (`project` null)."""
-    rows = await NotifySubscription.all().select_related("channel", "project")
-    rows.sort(key=lambda s: (s.project is not None, s.project.name if s.project else "",
-                             s.channel.name))  # fmt: skip
-    return _subscriptions_json(rows)
-
-
-async def create_subscription(request: Request) -> Response:
-    """Subscribe a channel to events of every project, outages and recoveries included."""
-    return await _subscribe(request, None)
-
-
-async def delete_subscription(request: Request) -> Response:
-    """Delete any subscription."""
-    return await _unsubscribe(request, None)
-
-
-async def list_project_subscriptions(request: Request) -> Response:
-    """The project's subscriptions."""
-    project = await find_project(request)
-    query = NotifySubscription.filter(project_id=project.id).select_related("channel", "project")
-    return _subscriptions_json(await query.order_by("channel__name"))
-
-
-async def create_project_subscription(request: Request) -> Response:
-    """Subscribe a channel to events of this project (`{"channel", "events"}`)."""
-    return await _subscribe(request, await find_project(request))
-
-
-async def delete_project_subscription(request: Request) -> Response:
-    """Delete one of the project's subscriptions."""
-    return await _unsubscribe(request, await find_project(request))

@@ -21,16 +21,11 @@ from app.domain.notify import FIELDS, SYSTEM_EVENTS, DeliveryStatus, EventKind, 
 from app.models import NotifyChannel, NotifyDelivery, NotifyProvider, NotifySubscription
 from app.web.context import runtime
 from app.web.lookup import find_project
-from app.web.notifications import (
-    channel_json,
-    delivery_json,
-    find_channel,
-    provider_json,
-    subscription_json,
-)
+from app.web.notifications import channel_json, delivery_json, find_channel, provider_json
 from app.web.pages import Allowed, fragment, page, render
 from app.web.pages.admin import _failure
 from app.web.schemas import project_json
+from app.web.subscriptions import subscription_json
 
 DELIVERIES_SHOWN = 50
 TEST_KEY = "test:"  # the key of a test message's delivery (`send_test_message`)
