@@ -106,24 +106,25 @@ async def follow(
 
 async def _live(queue: asyncio.Queue[LogBatch | None], cursor: int) -> AsyncIterator[LogBatch]:
     """Contiguous live batches; returns at a gap, a `done` marker or an idle timeout."""
-    try:
-        item = await asyncio.wait_for(queue.get(), IDLE_POLL_SECONDS)
-    except TimeoutError:
-        return
-    while item is not None and item.kind != "done":
+    while True:
+        if queue.empty():
+            try:
+                # Not `wait_for`: that is a task and two more event loop turns per batch, for
+                # each of a thousand viewers.
+                async with asyncio.timeout(IDLE_POLL_SECONDS):
+                    item = await queue.get()
+            except TimeoutError:
+                return
+        else:
+            item = queue.get_nowait()
+        if item is None or item.kind == "done":
+            return
         part = item.after(cursor)
         if part is not None:
             if part.first != cursor + 1:
                 return
             yield part
             cursor = part.last
-        if queue.empty():
-            try:
-                item = await asyncio.wait_for(queue.get(), IDLE_POLL_SECONDS)
-            except TimeoutError:
-                return
-        else:
-            item = queue.get_nowait()
 
 
 async def _status(deployment_id: str) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator
 
 from sse_starlette import EventSourceResponse
@@ -98,22 +99,37 @@ async def _sse(batches: AsyncIterator[LogBatch], batched: bool) -> AsyncIterator
     """One pre-rendered block of events per batch: a million lines are not a million sends
     (and, `batched`, not a million events either)."""
     yield f"retry: {RETRY_MS}\n\n".encode()
+    rendered = _RENDERED[batched]
     async for batch in batches:
-        if batch.kind == "lines" and batched:
-            lines = batch.data.replace("\n", "\ndata: ")
-            yield f"id: {batch.last}\nevent: lines\ndata: {lines}\n\n".encode()
-        elif batch.kind == "lines":
-            cursor = batch.first
-            parts = []
-            for line in batch.lines():
-                parts.append(f"id: {cursor}\nevent: log\ndata: {line}\n\n")
-                cursor += 1
-            yield "".join(parts).encode()
-        elif batch.kind == "stage":
-            yield f"id: {batch.first}\nevent: stage\ndata: {batch.data}\n\n".encode()
-        else:
-            status = json.dumps({"status": batch.data})
-            yield f"event: done\ndata: {status}\n\n".encode()
+        block = rendered.get(batch)
+        if block is None:
+            block = rendered[batch] = _sse_block(batch, batched)
+        yield block
+
+
+# Every live viewer of a deployment is handed the same batch object by the log hub, so each
+# batch is rendered once, not once per viewer; an entry goes when no viewer holds its batch.
+_RENDERED: dict[bool, weakref.WeakKeyDictionary[LogBatch, bytes]] = {
+    True: weakref.WeakKeyDictionary(),
+    False: weakref.WeakKeyDictionary(),
+}
+
+
+def _sse_block(batch: LogBatch, batched: bool) -> bytes:
+    if batch.kind == "lines" and batched:
+        lines = batch.data.replace("\n", "\ndata: ")
+        return f"id: {batch.last}\nevent: lines\ndata: {lines}\n\n".encode()
+    if batch.kind == "lines":
+        cursor = batch.first
+        parts = []
+        for line in batch.lines():
+            parts.append(f"id: {cursor}\nevent: log\ndata: {line}\n\n")
+            cursor += 1
+        return "".join(parts).encode()
+    if batch.kind == "stage":
+        return f"id: {batch.first}\nevent: stage\ndata: {batch.data}\n\n".encode()
+    status = json.dumps({"status": batch.data})
+    return f"event: done\ndata: {status}\n\n".encode()
 
 
 async def _plain(batches: AsyncIterator[LogBatch]) -> AsyncIterator[bytes]:
