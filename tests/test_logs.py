@@ -11,7 +11,10 @@ import httpx
 from conftest import Capstan, running_capstan
 
 from app.cli.client import sse_events
+from app.logs.bus import LogHub, publish
+from app.logs.records import LogBatch
 from app.models import LogChunk
+from app.queue import redis_client
 from app.settings import Settings
 
 TICKER = "for i in $(seq 1 60); do echo line $i; sleep 0.02; done"
@@ -145,3 +148,25 @@ async def test_log_past_the_limit_is_truncated_while_the_stage_goes_on(settings:
         assert len(text) < 12_000
         assert "[capstan] log truncated at 10000 bytes" in text
         assert (small.projects_dir / "web" / "cache" / "finished").exists()
+
+
+async def test_a_batch_published_in_the_process_reaches_its_viewers_once(
+    settings: Settings,
+) -> None:
+    """Published here, a batch goes to this process's viewers directly; its copy read back
+    from Redis is dropped, and batches published elsewhere still come through Redis."""
+    local, remote = redis_client(settings.redis_url), redis_client(settings.redis_url)
+    hub = LogHub(local)
+    first, second, third = (LogBatch("lines", n, n, f"line {n}") for n in (1, 2, 3))
+    try:
+        async with hub.subscribe("dep-local") as queue:
+            await publish(local, "dep-local", first)
+            await publish(local, "dep-local", second)
+            assert [queue.get_nowait(), queue.get_nowait()] == [first, second]
+            await publish(remote, "dep-local", third)
+            assert await asyncio.wait_for(queue.get(), 10) == third
+            assert queue.empty()
+    finally:
+        await hub.close()
+        await local.aclose()
+        await remote.aclose()
