@@ -80,7 +80,8 @@ class Deployment(Model):
 
     class Meta:
         table = "deployments"
-        indexes = (("project_id", "status"),)
+        # (project, seq): a project's history newest first, any cursor, one index range scan.
+        indexes = (("project_id", "status"), ("project_id", "seq"))
 
 
 class LogChunk(Model):

@@ -36,5 +36,6 @@ async def test_migrate_applies_once(tmp_path: Path) -> None:
         "4_audit_project.py",
         "5_enums.py",
         "6_notifications.py",
+        "7_history_index.py",
     ]
     assert await migrate(settings) == []

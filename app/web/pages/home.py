@@ -59,7 +59,10 @@ async def _row(project: Project) -> dict[str, Any]:
         if project.current_deployment_id
         else None
     )
-    active = await base.filter(status__in=list(ACTIVE)).order_by("seq").values("id", "status")
+    # Unordered in SQL: ORDER BY seq would walk the (project, seq) index through the whole
+    # history; the few active rows are sorted here.
+    active = await base.filter(status__in=list(ACTIVE)).values("id", "status", "seq")
+    active.sort(key=lambda row: row["seq"])
     running = [a for a in active if a["status"] == Status.IN_PROGRESS]
     return {
         "project": project,
