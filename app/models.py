@@ -29,6 +29,9 @@ class Project(Model):
     stages: list[dict[str, Any]] = fields.JSONField()
     concurrency = fields.CharEnumField(Concurrency, max_length=16, default=Concurrency.QUEUE)
     keep_releases = fields.IntField(default=5)
+    # Log retention (app/logs/retention.py): the last N deployments' logs, those of N days.
+    keep_logs = fields.IntField(null=True)
+    keep_log_days = fields.IntField(null=True)
     on_rollback = fields.TextField(null=True)
     webhook_secret = fields.TextField(description="AES-256-GCM ciphertext, never plaintext")
     deploy_tags = fields.CharField(max_length=255, null=True)

@@ -37,5 +37,6 @@ async def test_migrate_applies_once(tmp_path: Path) -> None:
         "5_enums.py",
         "6_notifications.py",
         "7_history_index.py",
+        "8_log_retention.py",
     ]
     assert await migrate(settings) == []

@@ -27,6 +27,10 @@ MAX_TAG_GLOB = 255
 MAX_GLOB = 1024
 KEEP_RELEASES = 5
 MAX_KEEP_RELEASES = 1000
+# Log retention: the logs of the last N deployments, and/or of those that ended in the last N
+# days (null: kept for ever).
+MAX_KEEP_LOGS = 1_000_000
+MAX_KEEP_LOG_DAYS = 36_500
 
 EDITABLE = (
     "repo_url",
@@ -34,6 +38,8 @@ EDITABLE = (
     "stages",
     "concurrency",
     "keep_releases",
+    "keep_logs",
+    "keep_log_days",
     "on_rollback",
     "deploy_tags",
     "paths",
@@ -125,6 +131,8 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         "stages": _stages,
         "concurrency": _concurrency,
         "keep_releases": _keep_releases,
+        "keep_logs": lambda v: _optional_count(v, "keep_logs", MAX_KEEP_LOGS),
+        "keep_log_days": lambda v: _optional_count(v, "keep_log_days", MAX_KEEP_LOG_DAYS),
         "on_rollback": _on_rollback,
         "deploy_tags": _deploy_tags,
         "paths": _paths,
@@ -141,6 +149,8 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         out.setdefault("branch", "main")
         out.setdefault("concurrency", Concurrency.QUEUE)
         out.setdefault("keep_releases", KEEP_RELEASES)
+        out.setdefault("keep_logs", None)
+        out.setdefault("keep_log_days", None)
         out.setdefault("on_rollback", None)
         out.setdefault("deploy_tags", None)
         out.setdefault("paths", None)
@@ -171,6 +181,14 @@ def _keep_releases(value: object) -> int:
     if not _is_int(value) or not 1 <= value <= MAX_KEEP_RELEASES:  # type: ignore[operator]
         message = f"keep_releases must be an integer from 1 to {MAX_KEEP_RELEASES}"
         raise Invalid(message, field="keep_releases")
+    return value  # type: ignore[return-value]
+
+
+def _optional_count(value: object, field: str, high: int) -> int | None:
+    if value is None:
+        return None
+    if not _is_int(value) or not 1 <= value <= high:  # type: ignore[operator]
+        raise Invalid(f"{field} must be null or an integer from 1 to {high}", field=field)
     return value  # type: ignore[return-value]
 
 

@@ -22,11 +22,13 @@ from app.engine import process
 from app.engine.bundle import Engine
 from app.engine.runner import settle
 from app.engine.store import now
+from app.logs import retention
 from app.models import Deployment, NotifyDelivery
 
 log = logging.getLogger("capstan.reconciler")
 
 NOTIFY_LOST_AFTER = dt.timedelta(minutes=5)
+PRUNE_EVERY = 12
 
 
 async def reconcile(engine: Engine) -> int:
@@ -66,10 +68,15 @@ def waits_for_approval(dep: Deployment) -> bool:
 
 
 async def run_forever(engine: Engine) -> None:
-    """Reconcile at start and then every `reconcile_seconds`, surviving any failure."""
+    """Reconcile at start and then every `reconcile_seconds`, surviving any failure; every
+    `PRUNE_EVERY` passes, delete the logs projects no longer keep."""
+    passes = 0
     while True:
         try:
             await reconcile(engine)
+            if passes % PRUNE_EVERY == 0:
+                await retention.prune()
         except Exception as exc:
             log.warning("reconcile failed", extra={"error": str(exc)})
+        passes += 1
         await asyncio.sleep(engine.settings.reconcile_seconds)

@@ -182,6 +182,16 @@ COMPONENTS: dict[str, Any] = {
                     "maximum": spec.MAX_KEEP_RELEASES,
                     "default": spec.KEEP_RELEASES,
                 },
+                "keep_logs": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": spec.MAX_KEEP_LOGS,
+                },
+                "keep_log_days": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": spec.MAX_KEEP_LOG_DAYS,
+                },
                 "on_rollback": {"type": ["string", "null"], "maxLength": spec.MAX_SCRIPT},
                 "deploy_tags": {"type": ["string", "null"], "maxLength": spec.MAX_TAG_GLOB},
                 "paths": {

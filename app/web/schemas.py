@@ -31,6 +31,8 @@ def project_json(project: Project, base_url: str) -> dict[str, Any]:
         "stages": project.stages,
         "concurrency": project.concurrency,
         "keep_releases": project.keep_releases,
+        "keep_logs": project.keep_logs,
+        "keep_log_days": project.keep_log_days,
         "on_rollback": project.on_rollback,
         "deploy_tags": project.deploy_tags,
         "members_can_approve": project.members_can_approve,
