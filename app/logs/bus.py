@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,6 +29,11 @@ STREAM_MAXLEN = 256
 STREAM_TTL_SECONDS = 24 * 3600
 SUBSCRIBER_QUEUE = 1024
 BLOCK_MS = 2000
+# After this long without a batch, subscribers get a `tick` (they recheck status and access).
+# The hub keeps the time, once per deployment: a timer per viewer per batch, a thousand
+# viewers deep, is garbage enough to trigger a full collection every few seconds.
+IDLE_SECONDS = 2.0
+TICK = LogBatch("tick", 0, -1, "")
 
 
 def stream_key(deployment_id: str) -> str:
@@ -72,6 +78,7 @@ class _Channel:
     # this process, then read back from Redis) is handed out once.
     delivered: int = 0
     done: bool = False
+    quiet_since: float = field(default_factory=time.monotonic)
 
     def fresh(self, batch: LogBatch) -> bool:
         if batch.kind == "done":
@@ -79,7 +86,7 @@ class _Channel:
             return fresh
         if batch.last <= self.delivered:
             return False
-        self.delivered = batch.last
+        self.delivered, self.quiet_since = batch.last, time.monotonic()
         return True
 
 
@@ -99,7 +106,8 @@ class LogHub:
     async def subscribe(self, deployment_id: str) -> AsyncIterator[asyncio.Queue[LogBatch | None]]:
         """A queue of every batch published after this returns.
 
-        `None` in the queue means the subscriber fell behind and must re-read the database.
+        `None` in the queue means the subscriber fell behind and must re-read the database;
+        `TICK`, that nothing came for IDLE_SECONDS.
         """
         channel = self._channels.get(deployment_id)
         if channel is None:
@@ -134,15 +142,28 @@ class LogHub:
             pass
         channel.ready.set()
         while True:
+            response: Any = None
             try:
-                response: Any = await self._redis.xread({key: last_id}, count=64, block=BLOCK_MS)
-            except RedisError:
+                # Bounded: a Redis that hangs must not stop the ticks.
+                async with asyncio.timeout(BLOCK_MS / 1000 + 5):
+                    response = await self._redis.xread({key: last_id}, count=64, block=BLOCK_MS)
+            except (RedisError, TimeoutError):
                 await asyncio.sleep(1)
-                continue
             for _stream, entries in response or []:
                 for entry_id, fields in entries:
                     last_id = entry_id
                     self._deliver(channel, _decode(fields))
+            self._tick_if_quiet(channel)
+
+    @staticmethod
+    def _tick_if_quiet(channel: _Channel) -> None:
+        if time.monotonic() - channel.quiet_since < IDLE_SECONDS:
+            return
+        channel.quiet_since = time.monotonic()
+        for queue in channel.subscribers:
+            # A full queue has batches to wake its reader already.
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(TICK)
 
     def deliver(self, deployment_id: str, batch: LogBatch) -> None:
         """Hand `batch` to the deployment's subscribers in this process, if it has any."""

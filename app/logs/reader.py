@@ -19,7 +19,6 @@ from app.logs.records import LogBatch
 from app.models import Deployment, LogChunk
 
 PAGE = 200
-IDLE_POLL_SECONDS = 2.0
 
 
 async def last_cursor(deployment_id: str) -> int:
@@ -105,19 +104,10 @@ async def follow(
 
 
 async def _live(queue: asyncio.Queue[LogBatch | None], cursor: int) -> AsyncIterator[LogBatch]:
-    """Contiguous live batches; returns at a gap, a `done` marker or an idle timeout."""
+    """Contiguous live batches; returns at a gap, a `done` marker or the hub's idle `tick`."""
     while True:
-        if queue.empty():
-            try:
-                # Not `wait_for`: that is a task and two more event loop turns per batch, for
-                # each of a thousand viewers.
-                async with asyncio.timeout(IDLE_POLL_SECONDS):
-                    item = await queue.get()
-            except TimeoutError:
-                return
-        else:
-            item = queue.get_nowait()
-        if item is None or item.kind == "done":
+        item = queue.get_nowait() if not queue.empty() else await queue.get()
+        if item is None or item.kind in ("done", "tick"):
             return
         part = item.after(cursor)
         if part is not None:
