@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import logging
 import os
 import socket
@@ -129,10 +128,6 @@ async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[R
         watch = monitor.watch(settings, vault, jobs, lambda: not alive())
         tasks.append(asyncio.create_task(watch, name="outage-watch"))
     try:
-        # What startup loaded lives as long as the process: out of the collector's sight, full
-        # collections stop walking it (200-340 ms pauses under 1,000 log viewers; bench/sse.py).
-        gc.collect()
-        gc.freeze()
         yield Runtime(settings, engine, jobs, hub, vault, metrics, sandbox, worker_task)
     finally:
         if saq_worker is not None and worker_task is not None:

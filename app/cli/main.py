@@ -7,6 +7,7 @@ Server commands (`serve`, `worker`, `migrate`) run Capstan itself; client comman
 from __future__ import annotations
 
 import argparse
+import gc
 import asyncio
 import os
 import signal
@@ -243,6 +244,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             await asyncio.sleep(0.05)
         if server.started:
             print(banner(settings), flush=True)
+            settle_heap()
         await task
 
     asyncio.run(serve())
@@ -266,6 +268,13 @@ def banner(settings: Settings) -> str:
     )
 
 
+def settle_heap() -> None:
+    """What startup loaded lives as long as the process: frozen out of the collector's sight,
+    full collections stop walking it (they paused 200-340 ms under 1,000 log viewers)."""
+    gc.collect()
+    gc.freeze()
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from app.runtime import running
 
@@ -279,6 +288,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         async with running(settings, worker=True):
             print(f"capstan worker running (concurrency {settings.worker_concurrency})", flush=True)
+            settle_heap()
             await stop.wait()
 
     asyncio.run(work())
