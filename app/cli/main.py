@@ -7,8 +7,8 @@ Server commands (`serve`, `worker`, `migrate`) run Capstan itself; client comman
 from __future__ import annotations
 
 import argparse
-import gc
 import asyncio
+import gc
 import os
 import signal
 import sys
