@@ -196,7 +196,7 @@ def test_a_viewer_sees_no_buttons_and_a_forged_form_changes_nothing(browsing: Br
 
     page.once("dialog", confirm)
     page.click("#summary button:has-text('Cancel')")
-    expect(page.locator("#deployment-status")).to_have_text("CANCELLED")
+    expect(page.locator("#deployment-status")).to_have_text("CANCELLED", timeout=20_000)
     assert asked and asked[0].startswith("Cancel deployment #")
     expect(page.locator("#summary .flash.notice")).to_have_text("Cancelled.")
     expect(page.locator("#summary .flash.reason")).to_have_text("cancelled by admin")

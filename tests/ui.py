@@ -20,12 +20,14 @@ from typing import Any
 import httpx
 import pytest
 from conftest import RedisServer
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from served import Served, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The suite runs four processes on two cores: a page may take longer than Playwright's 5 s.
+expect.set_options(timeout=15_000)
 
 
 # Per module: sync Playwright runs an event loop of its own while it lives, and an async test
