@@ -69,7 +69,7 @@ def phone(page: Page, name: str) -> None:
 # A screenful of lines at once, then coloured ones slowly.
 TICK = (
     "seq 1 200; for i in $(seq 1 30); do "
-    "printf '\\033[1;32mok\\033[0m line %d\\n' $i; sleep 0.1; done"
+    "printf '\\033[1;32mok\\033[0m line %d\\n' $i; sleep 0.3; done"
 )
 # 256 colours and truecolour (to the nearest of the 16), underline, an erase (dropped), a bell.
 COLOURS = (
