@@ -185,6 +185,7 @@ def test_a_viewer_sees_no_buttons_and_a_forged_form_changes_nothing(browsing: Br
     assert "approved_by" not in str(after)
     # The admin may: Cancel asks first, then stops it, and the page follows.
     page.click("text=Sign out")
+    expect(page).to_have_url(re.compile(r"/login"))  # signed out before signing in again
     page = browsing.sign_in()
     page.goto(here)
     expect(page.locator("#summary button")).to_have_text(["Approve", "Cancel", "Roll back"])
