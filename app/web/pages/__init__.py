@@ -96,6 +96,18 @@ async def render(
 PAGE_PERMISSIONS: dict[str, Permission] = {}
 
 
+async def form_failure(request: Request) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The flash for the top of the page, and the error of the form named `?form=`, shown
+    beside that form instead."""
+    flash = await forms.take_flash(request)
+    form = request.query_params.get("form")
+    if not form or not flash.get("error"):
+        return flash, None
+    failure = {"form": form, "error": flash.pop("error"), "field": flash.pop("field", None),
+               "submitted": flash.pop("values", None) or {}}  # fmt: skip
+    return flash, failure
+
+
 def page(path: str, endpoint: Page, permission: Permission) -> Route:
     """A GET page behind `permission`; signed out, it sends the browser to sign in first, and
     an error is a page, not JSON."""

@@ -26,10 +26,9 @@ from app.domain.status import StageStatus, Status
 from app.errors import Invalid
 from app.models import ApiToken, AuditEvent, Deployment, Membership, Project, User
 from app.queue import JobQueue
-from app.web import forms
 from app.web.context import int_param, runtime
 from app.web.guard import Forbidden, caller_for
-from app.web.pages import Allowed, fragment, page, render
+from app.web.pages import Allowed, form_failure, fragment, page, render
 from app.web.people import AUDIT_FILTERS, _project_events, identity
 
 CHECK_SECONDS = 2.0
@@ -38,18 +37,6 @@ FAILED_SHOWN = 50  # failed deployments on the board, newest first
 # SAQ registers a worker for its `worker_info` timer (10 s) + 1 s at each heartbeat.
 WORKER_BEAT_TTL = 11.0
 AUDIT_PAGE, AUDIT_MAX = 50, 500  # GET /api/v1/audit's default and largest `limit`
-
-
-async def _failure(request: Request) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The flash for the top of the page, and the error of the form named `?form=`, shown
-    beside that form instead."""
-    flash = await forms.take_flash(request)
-    form = request.query_params.get("form")
-    if not form or not flash.get("error"):
-        return flash, None
-    failure = {"form": form, "error": flash.pop("error"), "field": flash.pop("field", None),
-               "submitted": flash.pop("values", None) or {}}  # fmt: skip
-    return flash, failure
 
 
 # The queue
@@ -143,7 +130,7 @@ async def queue_board(request: Request) -> Response:
 
 async def users(request: Request) -> Response:
     """Every user with role and state; admins also create, change and delete them here."""
-    flash, failure = await _failure(request)
+    flash, failure = await form_failure(request)
     found = await User.all().order_by("username")
     context = {"users": found, "roles": ROLES, "flash": flash, "failure": failure}
     return await render(request, "users.html", context)
@@ -154,7 +141,7 @@ async def users(request: Request) -> Response:
 
 async def tokens(request: Request) -> Response:
     """Your API tokens (never the tokens themselves); create and revoke them here."""
-    flash, failure = await _failure(request)
+    flash, failure = await form_failure(request)
     user = identity(request).user
     found = await ApiToken.filter(user_id=user.id).order_by("created_at")
     now = dt.datetime.now(dt.UTC)

@@ -22,8 +22,7 @@ from app.models import NotifyChannel, NotifyDelivery, NotifyProvider, NotifySubs
 from app.web.context import runtime
 from app.web.lookup import find_project
 from app.web.notifications import channel_json, delivery_json, find_channel, provider_json
-from app.web.pages import Allowed, fragment, page, render
-from app.web.pages.admin import _failure
+from app.web.pages import Allowed, form_failure, fragment, page, render
 from app.web.schemas import project_json
 from app.web.subscriptions import subscription_json
 
@@ -122,7 +121,7 @@ def _kind_of(value: str | None) -> ProviderKind | None:
 async def notifications(request: Request) -> Response:
     """Providers and, under each, its channels; a form per provider kind (`?new=<kind>`);
     every subscription, for admins."""
-    flash, failure = await _failure(request)
+    flash, failure = await form_failure(request)
     providers = await NotifyProvider.all().order_by("name")
     channels = await NotifyChannel.all().select_related("provider").order_by("name")
     shown = []
@@ -218,7 +217,7 @@ async def _deliveries(channel: NotifyChannel) -> dict[str, Any]:
 
 async def channel_page(request: Request) -> Response:
     """A channel: its provider, target, health, a test message, and its delivery log."""
-    flash, failure = await _failure(request)
+    flash, failure = await form_failure(request)
     channel = await find_channel(request)
     context = {"channel": channel_json(request, channel), "flash": flash, "failure": failure,
                "channel_secret": FIELDS[channel.provider.kind].channel_secret}  # fmt: skip
@@ -239,7 +238,7 @@ async def delivery_log(request: Request) -> Response:
 
 async def project_notifications(request: Request) -> Response:
     """The project's subscriptions; the subscribe form for those who may edit the project."""
-    flash, failure = await _failure(request)
+    flash, failure = await form_failure(request)
     project = await find_project(request)
     rows = NotifySubscription.filter(project_id=project.id).select_related("channel", "project")
     channels = await NotifyChannel.all().select_related("provider").order_by("name")
