@@ -158,13 +158,27 @@ def test_a_viewer_sees_no_buttons_and_a_forged_form_changes_nothing(browsing: Br
     page.goto(f"{browsing.url}/deployments/{dep['id']}")
     # Leaving the page (hx-boost swaps the body) closes its log stream.
     page.evaluate("""() => {
-        window.logsClosed = 0;
-        const close = EventSource.prototype.close;
-        EventSource.prototype.close = function () { window.logsClosed += 1; close.call(this); };
+        window.streams = [];
+        const Source = window.EventSource;
+        window.EventSource = function (url, options) {
+            const source = new Source(url, options);
+            window.streams.push(source);
+            return source;
+        };
+        window.EventSource.CLOSED = Source.CLOSED;
+        for (const el of document.querySelectorAll("[data-log]")) {
+            window.streams.push(el.logView.source);
+        }
     }""")
     page.click("nav >> text=Dashboard")
     expect(page.locator("h1")).to_have_text("Projects")
-    assert page.evaluate("window.logsClosed") == 1
+    logs = f"/api/v1/deployments/{dep['id']}/logs"
+    states = page.evaluate(
+        "(logs) => window.streams.filter((s) => new URL(s.url).pathname === logs)"
+        ".map((s) => s.readyState)",
+        logs,
+    )
+    assert states and set(states) == {2}, states  # every stream of this log is CLOSED
     here = f"{browsing.url}/deployments/{dep['id']}"
     with httpx.Client(base_url=browsing.url, headers={"Origin": browsing.url}) as http:
         signed = http.post("/login", data={"username": "v", "password": password})
