@@ -18,7 +18,7 @@ from tortoise.models import Model
 
 from app.domain.access import ProjectRole, Role
 from app.domain.notify import DeliveryStatus, ProviderKind
-from app.domain.status import Concurrency, Kind, Outcome, StageState, Status
+from app.domain.status import Concurrency, Kind, Outcome, StageState, Status, Strategy
 
 
 class Project(Model):
@@ -41,6 +41,14 @@ class Project(Model):
     # Where commit statuses go: {"provider", "repository", "api"}, from the last push delivery.
     source: dict[str, str] | None = fields.JSONField(null=True)
     current_deployment_id = fields.UUIDField(null=True)
+    # The project's SSH deploy key (ed25519) for private repositories: the private half
+    # AES-256-GCM encrypted, the public half (OpenSSH) shown for a forge's deploy-key page.
+    deploy_key = fields.TextField(null=True, description="AES-256-GCM ciphertext, never plaintext")
+    deploy_key_public = fields.TextField(null=True)
+    # How a deployment reaches the project's targets, and what proves a host healthy after.
+    strategy = fields.CharEnumField(Strategy, max_length=16, default=Strategy.ALL)
+    batch_size = fields.IntField(default=1, description="hosts at a time when rolling")
+    health_check: dict[str, Any] | None = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -71,6 +79,9 @@ class Deployment(Model):
     # Every secret value a stage of this run was given, AES-256-GCM encrypted: they stay
     # masked for the whole run even after they change, whichever worker resumes it.
     seen_secrets = fields.TextField(null=True)
+    # Per target: {"name", "status", "previous", "switched", "health"}: what a resumed or
+    # failed run needs to finish, or roll back, the hosts it reached.
+    targets: list[dict[str, Any]] | None = fields.JSONField(null=True)
     active_slot = fields.UUIDField(null=True, unique=True)
     lease_holder = fields.CharField(max_length=128, null=True)
     lease_expires = fields.DatetimeField(null=True)
@@ -349,3 +360,57 @@ class NotifyDelivery(Model):
     class Meta:
         table = "notify_deliveries"
         unique_together = (("key", "channel_id"),)
+
+
+class Target(Model):
+    """A server a project deploys to over SSH, with its own key pair (the private half sealed).
+    Releases go under `path/releases`; `path/current` is switched once every target is ready."""
+
+    id = fields.UUIDField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="targets", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=63)
+    host = fields.CharField(max_length=255)
+    port = fields.IntField(default=22)
+    user = fields.CharField(max_length=64)
+    path = fields.CharField(max_length=1024)
+    labels: list[str] = fields.JSONField(default=list)
+    key = fields.TextField(description="AES-256-GCM ciphertext, never plaintext")
+    key_public = fields.TextField()
+    current_release = fields.CharField(max_length=255, null=True)
+    # The last health check: {"ok", "at", "detail"}.
+    health: dict[str, Any] | None = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    project_id: str
+
+    class Meta:
+        table = "targets"
+        unique_together = (("project_id", "name"),)
+
+
+class HostKey(Model):
+    """An SSH host key met by a project's connections (git remotes and targets alike).
+    Trusted keys are the pins: a host offering none of its trusted keys is refused. A key first
+    seen is kept untrusted until someone accepts its fingerprint."""
+
+    id = fields.BigIntField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="host_keys", on_delete=fields.CASCADE
+    )
+    host = fields.CharField(max_length=255)
+    port = fields.IntField()
+    key = fields.TextField(description="OpenSSH public key: algorithm and base64")
+    fingerprint = fields.CharField(max_length=64)
+    trusted = fields.BooleanField(default=False)
+    seen_at = fields.DatetimeField(auto_now_add=True)
+    accepted_by = fields.CharField(max_length=128, null=True)
+    accepted_at = fields.DatetimeField(null=True)
+
+    project_id: str
+
+    class Meta:
+        table = "host_keys"
+        unique_together = (("project_id", "host", "port", "fingerprint"),)

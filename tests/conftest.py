@@ -337,8 +337,9 @@ ONE_DATABASE = {
     "test_cli.py", "test_cli_client.py", "test_processes.py", "test_statuses.py",
     "test_notify_cli.py",
 }  # fmt: skip
-# The web UI's fixtures (`browsing`, `browser`, `ui_server`): tests/ui.py.
-pytest_plugins = ["ui"]
+# The web UI's fixtures (`browsing`, `browser`, `ui_server`): tests/ui.py; real SSH
+# servers (`sshd`, `sshd_pair`): tests/sshd.py.
+pytest_plugins = ["ui", "sshd"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -38,5 +38,6 @@ async def test_migrate_applies_once(tmp_path: Path) -> None:
         "6_notifications.py",
         "7_history_index.py",
         "8_log_retention.py",
+        "9_targets.py",
     ]
     assert await migrate(settings) == []

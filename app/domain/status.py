@@ -89,6 +89,13 @@ class Concurrency(enum.StrEnum):
     SUPERSEDE = "supersede"
 
 
+class Strategy(enum.StrEnum):
+    """How a deployment reaches a project's targets: every host together, or a few at a time."""
+
+    ALL = "all"
+    ROLLING = "rolling"
+
+
 class Outcome(enum.StrEnum):
     """What became of a webhook delivery."""
 

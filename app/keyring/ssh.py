@@ -1,0 +1,163 @@
+"""SSH keys: a project's deploy key and its targets' keys, and the host keys they meet.
+
+Capstan makes ed25519 key pairs itself. The private half is stored AES-256-GCM encrypted
+(`seal`/`unseal`, like a secret, covered by key rotation) and exists in plaintext only in
+memory, or for the seconds git runs, in a 0600 file of a private temporary directory. The
+public half is the OpenSSH line a forge's "deploy keys" page or `authorized_keys` takes.
+
+Host keys are pinned per project (`app.models.HostKey`): `check_host` asks the server for its
+key, records one never seen as untrusted, and refuses the connection unless the key is
+trusted. A host whose key changed is refused with both fingerprints named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from app.keyring.vault import Vault
+from app.models import HostKey
+
+PROBE_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    private: str  # OpenSSH PEM ("-----BEGIN OPENSSH PRIVATE KEY-----")
+    public: str  # "ssh-ed25519 AAAA... comment"
+
+
+def generate(comment: str) -> KeyPair:
+    """A new ed25519 key pair, `comment` at the end of its public line."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return KeyPair(private, f"{public.decode()} {comment}")
+
+
+def deploy_key_purpose(project_id: object) -> str:
+    return f"deploy-key:{project_id}"
+
+
+def target_key_purpose(target_id: object) -> str:
+    return f"target-key:{target_id}"
+
+
+def seal(vault: Vault, private: str, purpose: str) -> str:
+    return vault.encrypt(private, purpose)
+
+
+def unseal(vault: Vault, sealed: str, purpose: str) -> str:
+    return vault.decrypt(sealed, purpose)
+
+
+def fingerprint(public: str) -> str:
+    """OpenSSH's `SHA256:...` fingerprint of a public key line (`algorithm base64 [comment]`)."""
+    blob = base64.b64decode(public.split()[1])
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def parse_public(line: str) -> str:
+    """`algorithm base64` of an OpenSSH public key line (a known_hosts entry's key part);
+    ValueError if it is not one."""
+    try:
+        key = asyncssh.import_public_key(line.strip())
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise ValueError(f"not an OpenSSH public key: {exc}") from None
+    algorithm, blob = key.export_public_key("openssh").decode().split()[:2]
+    return f"{algorithm} {blob}"
+
+
+class HostKeyError(Exception):
+    """A host's key is not (or no longer) trusted by the project."""
+
+
+async def scan(
+    host: str, port: int, algorithms: list[str] | None = None, timeout: float = PROBE_TIMEOUT
+) -> str:
+    """The host key `host:port` offers (of `algorithms` if given), as `algorithm base64`."""
+    try:
+        key = await asyncio.wait_for(
+            asyncssh.get_server_host_key(
+                host, port, config=None, server_host_key_algs=algorithms or ()
+            ),
+            timeout,
+        )
+    except (OSError, asyncssh.Error, TimeoutError) as exc:
+        raise HostKeyError(f"cannot reach {host}:{port} over SSH: {exc or 'timed out'}") from None
+    if key is None:
+        raise HostKeyError(f"{host}:{port} offered no host key")
+    return parse_public(key.export_public_key("openssh").decode())
+
+
+async def check_host(project_id: object, host: str, port: int) -> list[str]:
+    """The trusted keys of `host:port` for the project, after checking that the host offers
+    one of them now. A key never seen is recorded (untrusted) and refused until accepted."""
+    pins = await HostKey.filter(project_id=project_id, host=host, port=port)
+    trusted = [pin for pin in pins if pin.trusted]
+    # A host has a key per algorithm: ask for the kinds the project trusts.
+    offered = await scan(host, port, sorted({pin.key.split()[0] for pin in trusted}) or None)
+    offered_print = fingerprint(offered)
+    if any(pin.fingerprint == offered_print for pin in trusted):
+        return [pin.key for pin in trusted]
+    if not any(pin.fingerprint == offered_print for pin in pins):
+        await HostKey.create(
+            project_id=project_id, host=host, port=port, key=offered, fingerprint=offered_print
+        )
+    where = host if port == 22 else f"[{host}]:{port}"
+    if trusted:
+        raise HostKeyError(
+            f"the host key of {where} changed: it offers {offered_print}, the project trusts "
+            f"{', '.join(pin.fingerprint for pin in trusted)}; refusing to connect "
+            "(accept the new key only if you know why it changed)"
+        )
+    raise HostKeyError(
+        f"the host key of {where} is not trusted yet: {offered_print}; "
+        "check it and accept it (capstan host-keys accept), or add a known_hosts entry"
+    )
+
+
+def known_hosts_line(host: str, port: int, key: str) -> str:
+    """One OpenSSH known_hosts line pinning `key` for `host:port`."""
+    where = host if port == 22 else f"[{host}]:{port}"
+    return f"{where} {key}\n"
+
+
+@contextlib.contextmanager
+def key_files(private: str, known_hosts: str) -> Iterator[tuple[Path, Path]]:
+    """The private key and a known_hosts file, 0600 in a private temporary directory that is
+    removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="capstan-ssh-") as tmp:
+        key, hosts = Path(tmp, "key"), Path(tmp, "known_hosts")
+        for path, text in ((key, private), (hosts, known_hosts)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(text if text.endswith("\n") else text + "\n")
+        yield key, hosts
+
+
+def ssh_command(key: Path, known_hosts: Path) -> str:
+    """`GIT_SSH_COMMAND` (or rsync's `-e`): only this key, only pinned host keys, no agent, no
+    user or system configuration, never a prompt."""
+    return (
+        f"ssh -F /dev/null -i {key} -o IdentitiesOnly=yes -o IdentityAgent=none "
+        f"-o UserKnownHostsFile={known_hosts} -o GlobalKnownHostsFile=/dev/null "
+        "-o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=15"
+    )
