@@ -102,6 +102,7 @@ def concrete(path: str, dep_id: str, name: str) -> str:
         "provider": "nope",
         "channel": "nope",
         "subscription": str(uuid.uuid4()),
+        "target": "nope",
     }
     if path == "/api/v1/projects/{project}" and name:
         values["project"] = name

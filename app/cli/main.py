@@ -14,7 +14,7 @@ import signal
 import sys
 
 from app import datadir, db, logfmt
-from app.cli import admin, client, notify, people, projects
+from app.cli import admin, client, notify, people, projects, targets
 from app.cli.exits import HELP as EXIT_HELP
 from app.cli.exits import Exit, for_status
 from app.errors import AppError, ConfigError
@@ -45,6 +45,7 @@ Work with a running server (CAPSTAN_URL, default http://127.0.0.1:8000; CAPSTAN_
    cancel     Cancel a deployment
    rollback   Stop a deployment, or roll a project back to an earlier release
    secrets    set | ls | rm: a project's secrets
+   targets    The servers a project deploys to over SSH: add, check, rekey, remove
    users      List, create, change and delete users
    tokens     List, create and revoke your API tokens
    notify     Notification providers, channels and subscriptions
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     projects.register(sub, secrets_sub)
     people.register(sub)
     notify.register(sub)
+    targets.register(sub)
 
     user = sub.add_parser(
         "user", help="create users, set passwords",

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from app.accounts.auth import MAX_PASSWORD, MIN_PASSWORD
 from app.accounts.auth import USERNAME as USERNAME_PATTERN
 from app.domain import pipeline as spec
+from app.domain import targets as target_spec
 from app.domain.access import PROJECT_ROLES, ROLES
 from app.domain.notify import EMAIL_SECURITY, FIELDS, EventKind, ProviderKind
 from app.domain.status import Concurrency, Kind, Status
@@ -85,6 +86,19 @@ CHANNEL_TARGET = _notify_fields(
     "channel_secret",
 )
 NOTIFY_TIMEOUT = {"type": "number", "minimum": 0.1, "maximum": MAX_TIMEOUT}
+TARGET_FIELDS: dict[str, Any] = {
+    "host": {"type": "string", "minLength": 1, "maxLength": target_spec.MAX_HOST,
+             "description": "a DNS name, or an IPv4 or IPv6 address"},
+    "port": {"type": "integer", "minimum": 1, "maximum": 65535,
+             "default": target_spec.DEFAULT_PORT},
+    "user": _pattern(target_spec.USER),
+    "path": {"type": "string", "pattern": "^/" + target_spec.PATH_CHARS.pattern[1:],
+             "maxLength": target_spec.MAX_PATH,
+             "description": "absolute, without `..`: releases go in path/releases, "
+                            "path/current is switched"},
+    "labels": {"type": "array", "maxItems": target_spec.MAX_LABELS,
+               "items": _pattern(target_spec.LABEL), "default": []},
+}  # fmt: skip
 BODY_SCHEMAS: dict[str, Any] = {
     "Login": _object({"username": {"type": "string"}, "password": {"type": "string"}},
                      "username", "password"),
@@ -113,6 +127,11 @@ BODY_SCHEMAS: dict[str, Any] = {
                    "additionalProperties": False},
     "ChannelChange": {**_object({"target": CHANNEL_TARGET, "timeout": NOTIFY_TIMEOUT}),
                       "additionalProperties": False},
+    "NewTarget": {**_object({"name": _pattern(target_spec.TARGET_NAME), **TARGET_FIELDS},
+                            "name", "host", "user", "path"),
+                  "additionalProperties": False},
+    "TargetChange": {**_object(TARGET_FIELDS), "additionalProperties": False,
+                     "description": "any field of a target but its name"},
     "Subscription": {**_object({"channel": NOTIFY_NAME_SCHEMA,
                                 "events": {"type": "array", "minItems": 1,
                                            "items": {"enum": list(EventKind)}}},
@@ -227,6 +246,31 @@ COMPONENTS: dict[str, Any] = {
                 "stages": {"type": "array", "items": {"type": "object"}},
             },
         },
+        "Target": {
+            "type": "object",
+            "description": "a server the project deploys to over SSH; never its private key",
+            "properties": {
+                "name": _pattern(target_spec.TARGET_NAME),
+                **TARGET_FIELDS,
+                "public_key": {
+                    "type": "string",
+                    "readOnly": True,
+                    "description": "the OpenSSH line for the host's authorized_keys",
+                },
+                "fingerprint": {"type": "string", "readOnly": True},
+                "current_release": {"type": ["string", "null"], "readOnly": True},
+                "health": {
+                    "type": ["object", "null"],
+                    "readOnly": True,
+                    "description": "the last health check: ok, at, detail",
+                },
+            },
+        },
+        "TargetCheck": {
+            "type": "object",
+            "description": "what connecting to the target as its user found",
+            "properties": {"ok": {"type": "boolean"}, "detail": {"type": "string"}},
+        },
         **BODY_SCHEMAS,
     },
 }
@@ -252,6 +296,8 @@ REQUEST_BODIES = {
     ("PATCH", "/api/v1/notifications/channels/{channel}"): "ChannelChange",
     ("POST", "/api/v1/notifications/subscriptions"): "Subscription",
     ("POST", "/api/v1/projects/{project}/subscriptions"): "Subscription",
+    ("POST", "/api/v1/projects/{project}/targets"): "NewTarget",
+    ("PATCH", "/api/v1/projects/{project}/targets/{target}"): "TargetChange",
 }
 OPTIONAL_BODIES = {
     ("POST", "/api/v1/projects/{project}/webhook-secret"),
@@ -269,6 +315,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "provider": NOTIFY_NAME_SCHEMA,
     "channel": NOTIFY_NAME_SCHEMA,
     "subscription": {"type": "string", "format": "uuid"},
+    "target": _pattern(target_spec.TARGET_NAME),
 }
 
 

@@ -18,6 +18,7 @@ from app.web import (
     projects,
     secrets,
     subscriptions,
+    targets,
     webhooks,
 )
 from app.web.guard import Endpoint, guarded
@@ -57,6 +58,13 @@ ROUTES: list[BaseRoute] = [
     route("GET", "/api/v1/projects/{project}/secrets", secrets.list_secrets, P.PROJECT_VIEW),
     route("PUT", "/api/v1/projects/{project}/secrets/{name}", secrets.put_secret, P.PROJECT_EDIT),
     route("DELETE", "/api/v1/projects/{project}/secrets/{name}", secrets.delete_secret, P.PROJECT_EDIT),
+    route("GET", "/api/v1/projects/{project}/targets", targets.list_targets, P.PROJECT_VIEW),
+    route("POST", "/api/v1/projects/{project}/targets", targets.create_target, P.PROJECT_EDIT),
+    route("GET", "/api/v1/projects/{project}/targets/{target}", targets.get_target, P.PROJECT_VIEW),
+    route("PATCH", "/api/v1/projects/{project}/targets/{target}", targets.update_target, P.PROJECT_EDIT),
+    route("DELETE", "/api/v1/projects/{project}/targets/{target}", targets.delete_target, P.PROJECT_EDIT),
+    route("POST", "/api/v1/projects/{project}/targets/{target}/key", targets.rekey_target, P.PROJECT_EDIT),
+    route("POST", "/api/v1/projects/{project}/targets/{target}/check", targets.check_target, P.PROJECT_EDIT),
     route("GET", "/api/v1/projects/{project}/members", people.list_members, P.PROJECT_VIEW),
     route("PUT", "/api/v1/projects/{project}/members/{username}", people.put_member, P.PROJECT_EDIT),
     route("DELETE", "/api/v1/projects/{project}/members/{username}", people.delete_member, P.PROJECT_EDIT),
