@@ -102,3 +102,39 @@ def remote(url: str, secrets: dict[str, str]) -> Remote:
 
 def _ssh_user(parsed: re.Match[str]) -> bool:
     return parsed["scheme"].lower() in SSH_SCHEMES and ":" not in parsed["userinfo"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SshHost:
+    """Where git connects for an ssh URL: the host (brackets taken off an IPv6 address) and
+    port whose host key must be trusted."""
+
+    host: str
+    port: int = 22
+
+
+def ssh_host(url: str) -> SshHost | None:
+    """The host git reaches over SSH for `url` (`ssh://`, `git+ssh://`, `ssh+git://` or the
+    scp-like `user@host:path`), else None; ValueError if the host or port is malformed."""
+    parsed = URL.fullmatch(url)
+    if parsed is not None:
+        if parsed["scheme"].lower() not in SSH_SCHEMES:
+            return None
+        found = AUTHORITY.fullmatch(parsed["rest"].split("/", 1)[0])
+    elif local_path(url) is None:
+        found = SCP_LIKE.match(url)
+    else:
+        return None
+    host = found["host"].strip("[]") if found else ""
+    if not host:
+        raise ValueError(f"no host in {redact(url)}")
+    given = found.groupdict().get("port") if found else None
+    port = int(given) if given else 22
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range")
+    return SshHost(host, port)
+
+
+# `host[:port]` or `[v6-address][:port]`; scp-like `[user@]host:path` has no port.
+AUTHORITY = re.compile(r"(?P<host>\[[^\]/]*\]|[^:\[\]@]*)(?::(?P<port>[0-9]{0,5}))?")
+SCP_LIKE = re.compile(r"(?:[^@/]*@)?(?P<host>\[[^\]/]*\]|[^:/\[\]@]+):")

@@ -77,11 +77,14 @@ async def deploy(
         raise Invalid("version must be a string of at most 255 characters", field="version")
     if project.repo_url and commit is None:
         remote = await git_remote(engine, project.id, project.repo_url)
+        access = releases.Access(project.id, project.deploy_key, engine.vault)
         try:
-            commit = await releases.resolve_ref(remote, ref, engine.settings.base_env)
+            commit = await releases.resolve_ref(remote, ref, engine.settings.base_env, 30.0, access)
         except LookupError:
             shown = repos.redact(project.repo_url)
             raise Invalid(f"ref {ref!r} not found in {shown}", field="ref") from None
+        except releases.HostKeyRefused as exc:
+            raise Conflict(str(exc), code="host_key_not_trusted") from None
         except releases.GitError as exc:
             raise Unavailable(f"git remote unavailable: {exc}", code="repo_unavailable") from None
     new = NewDeployment(Kind.DEPLOY, trigger, ref=ref, commit=commit, version=version)

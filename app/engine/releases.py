@@ -7,23 +7,32 @@ a new symlink over the old one: there is never a moment without it.
 
 When git fails, its error names the command, its exit code and git's own last words
 (`fatal: ...`), with any credentials in URLs blanked.
+
+Over SSH, git uses the project's deploy key and nothing else: before git runs, the host's key
+is checked against the project's pinned host keys (`app.keyring.ssh.check_host`), and git's
+ssh gets only the trusted keys as its known_hosts and the deploy key, both in 0600 files that
+exist for the block git runs in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.domain import repos
 from app.domain.pipeline import SHA
 from app.domain.repos import Remote
 from app.engine.process import OnOutput, run
+from app.keyring import ssh
+from app.keyring.vault import Vault, VaultError
 
 GIT_TIMEOUT = 600.0
 GIT_ENV = {
@@ -46,6 +55,60 @@ URL_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
 
 class GitError(Exception):
     """A git remote or ref could not be used."""
+
+
+class HostKeyRefused(GitError):
+    """The repository's SSH host offers a key the project does not trust (yet, or any more)."""
+
+
+NO_DEPLOY_KEY = (
+    "the project has no deploy key (generate one with `capstan deploy-key generate` or on "
+    "the project's Access page, and add its public key to the repository)"
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What git needs to reach a project's repository over SSH: the project (host keys are
+    pinned per project), its sealed deploy key if it has one, and the vault that opens it."""
+
+    project_id: object
+    deploy_key: str | None
+    vault: Vault
+
+
+@contextlib.asynccontextmanager
+async def _reach(remote: Remote, access: Access | None) -> AsyncIterator[dict[str, str]]:
+    """What git's environment needs, for the block, to reach `remote`: nothing unless it is
+    an ssh URL; then `GIT_SSH_COMMAND` with the deploy key and the host's trusted keys."""
+    try:
+        where = repos.ssh_host(remote.url)
+    except ValueError as exc:
+        raise GitError(f"repo_url: {exc}") from None
+    if where is None or access is None:
+        yield {}
+        return
+    try:
+        trusted = await ssh.check_host(access.project_id, where.host, where.port)
+    except ssh.HostUnreachable as exc:
+        raise GitError(str(exc)) from None
+    except ssh.HostKeyError as exc:
+        raise HostKeyRefused(str(exc)) from None
+    known = "".join(ssh.known_hosts_line(where.host, where.port, key) for key in trusted)
+    private = None
+    if access.deploy_key:
+        purpose = ssh.deploy_key_purpose(access.project_id)
+        try:
+            private = ssh.unseal(access.vault, access.deploy_key, purpose)
+        except VaultError as exc:
+            raise GitError(f"the project's deploy key cannot be decrypted: {exc}") from None
+    with ssh.key_files(private or "", known) as (key, hosts):
+        try:
+            yield {"GIT_SSH_COMMAND": ssh.ssh_command(key if private else None, hosts)}
+        except GitError as exc:
+            if private is None:
+                raise GitError(f"{exc}; {NO_DEPLOY_KEY}") from None
+            raise
 
 
 def project_dir(projects: Path, name: str, project_id: object) -> Path:
@@ -101,24 +164,17 @@ def _git_env(base: Mapping[str, str], remote: Remote | None = None) -> dict[str,
 
 
 async def resolve_ref(
-    remote: Remote, ref: str, base_env: Mapping[str, str], timeout: float = 30.0
+    remote: Remote,
+    ref: str,
+    base_env: Mapping[str, str],
+    timeout: float = 30.0,
+    access: Access | None = None,
 ) -> str:
     """The commit `ref` (branch, tag, full ref or sha) points to in `remote` right now."""
     if SHA.fullmatch(ref):
         return ref
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            "git", "ls-remote", "--", remote.url, ref, f"{ref}^{{}}",
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(base_env, remote),
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        raise GitError(f"git ls-remote timed out after {timeout:g} s") from None
-    if proc.returncode != 0:
-        message = err.decode(errors="replace").strip().splitlines()
-        raise GitError(URL_USERINFO.sub("***@", message[-1]) if message else "git ls-remote failed")
+    async with _reach(remote, access) as reach:
+        out = await _ls_remote(remote, ref, {**_git_env(base_env, remote), **reach}, timeout)
     refs: dict[str, str] = {}
     for line in out.decode().splitlines():
         sha, _, name = line.partition("\t")
@@ -127,6 +183,21 @@ async def resolve_ref(
         if name in refs:
             return refs[name]
     raise LookupError(ref)
+
+
+async def _ls_remote(remote: Remote, ref: str, env: dict[str, str], timeout: float) -> bytes:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git", "ls-remote", "--", remote.url, ref, f"{ref}^{{}}",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        raise GitError(f"git ls-remote timed out after {timeout:g} s") from None
+    if proc.returncode != 0:
+        raise GitError(_reason(err) or "git ls-remote failed")
+    return out
 
 
 @dataclass(frozen=True)
@@ -165,6 +236,7 @@ class Source:
     remote: Remote | None
     commit: str | None
     base_env: Mapping[str, str]
+    access: Access | None = None
 
 
 async def prepare(
@@ -180,11 +252,12 @@ async def prepare(
     staging.mkdir()
     try:
         if source.remote and source.commit:
-            env = _git_env(source.base_env, source.remote)
-            mirror = await _sync_mirror(project_dir, source.remote.url, env, on_output)
-            if vet is not None:
-                await vet(Mirror(mirror, env))
-            await _export(mirror, source.commit, staging, env, on_output)
+            async with _reach(source.remote, source.access) as reach:
+                env = {**_git_env(source.base_env, source.remote), **reach}
+                mirror = await _sync_mirror(project_dir, source.remote.url, env, on_output)
+                if vet is not None:
+                    await vet(Mirror(mirror, env))
+                await _export(mirror, source.commit, staging, env, on_output)
         staging.rename(target)
     finally:
         if staging.exists():
@@ -204,13 +277,17 @@ class _Tail:
         await self.on_output(chunk)
 
     def reason(self) -> str:
-        """The last two lines up to git's last `fatal:`/`error:` (or the last two lines)."""
-        lines = [line.strip() for line in self.data.decode(errors="replace").splitlines()]
-        lines = [line for line in lines if line]
-        last = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))]
-        if last:
-            lines = lines[: last[-1] + 1]
-        return URL_USERINFO.sub("***@", "; ".join(lines[-2:]))[:500]
+        return _reason(self.data)
+
+
+def _reason(output: bytes) -> str:
+    """The last two lines up to git's last `fatal:`/`error:` (or the last two lines)."""
+    lines = [line.strip() for line in output.decode(errors="replace").splitlines()]
+    lines = [line for line in lines if line]
+    last = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))]
+    if last:
+        lines = lines[: last[-1] + 1]
+    return URL_USERINFO.sub("***@", "; ".join(lines[-2:]))[:500]
 
 
 def _failure(message: str, tail: _Tail) -> GitError:

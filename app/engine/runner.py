@@ -177,7 +177,8 @@ class Runner:
             self.masker.add([remote.password])
         if dep.commit:
             await self.sink.say(f"checking out {dep.commit} into {dep.release}")
-        source = releases.Source(remote, dep.commit, self.settings.base_env)
+        access = releases.Access(project.id, project.deploy_key, self.engine.vault)
+        source = releases.Source(remote, dep.commit, self.settings.base_env, access)
         vet = await pushes.vet(dep, project)
         try:
             await releases.prepare(self.project_dir, source, dep.release, self.sink.write, vet)

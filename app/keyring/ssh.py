@@ -17,6 +17,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,8 +86,77 @@ def parse_public(line: str) -> str:
     return f"{algorithm} {blob}"
 
 
+# A host name or IP address as a known_hosts entry or a scan names it (no brackets, no
+# wildcards); `[host]:port` carries a port other than 22.
+HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}|[0-9A-Fa-f:.]{2,45}")
+KEY_TYPE = re.compile(r"[a-z0-9@.-]{1,64}")
+BASE64 = re.compile(r"[A-Za-z0-9+/]{16,16384}={0,2}")
+PORT = re.compile(r"[0-9]{1,5}")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One host key for one host and port, as a known_hosts line gives it."""
+
+    host: str
+    port: int
+    key: str  # "algorithm base64"
+
+
+def parse_known_hosts(text: str) -> list[Pin]:
+    """The entries of known_hosts lines (`host[,host...] algorithm base64 [comment]`, a
+    host as `name`, `address` or `[host]:port`); blank lines and `#` comments are skipped.
+    ValueError naming the line for what cannot be pinned: hashed names, wildcards,
+    `@cert-authority` and `@revoked` markers, a malformed key."""
+    pins: list[Pin] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            pins.extend(_entry(line))
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}") from None
+    if not pins:
+        raise ValueError("no known_hosts entries: expected `host algorithm base64-key`")
+    return pins
+
+
+def _entry(line: str) -> list[Pin]:
+    fields = line.split()
+    if fields[0].startswith("@"):
+        raise ValueError(f"{fields[0][:32]} entries cannot be pinned: give the host's own key")
+    if len(fields) < 3:
+        raise ValueError("expected `host algorithm base64-key`")
+    hosts, algorithm, blob = fields[:3]
+    if hosts.startswith("|"):
+        raise ValueError("hashed host names cannot be pinned: give the name (no ssh-keyscan -H)")
+    if not KEY_TYPE.fullmatch(algorithm) or not BASE64.fullmatch(blob):
+        raise ValueError("not an OpenSSH public key")
+    key = parse_public(f"{algorithm} {blob}")
+    return [Pin(*host_port(host), key) for host in hosts.split(",")]
+
+
+def host_port(given: str) -> tuple[str, int]:
+    """`name` (port 22) or `[name]:port` as (host, port); ValueError otherwise."""
+    host, port = given, "22"
+    if given.startswith("["):
+        host, sep, port = given[1:].partition("]:")
+        if not sep or not PORT.fullmatch(port):
+            raise ValueError(f"{given[:64]!r} is not [host]:port")
+    if not HOST.fullmatch(host):
+        raise ValueError(f"{host[:64]!r} is not a host name or address (no wildcards)")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {port} is out of range")
+    return host, int(port)
+
+
 class HostKeyError(Exception):
     """A host's key is not (or no longer) trusted by the project."""
+
+
+class HostUnreachable(HostKeyError):
+    """The host could not be asked for its key at all (down, unknown, not SSH)."""
 
 
 async def scan(
@@ -101,7 +171,8 @@ async def scan(
             timeout,
         )
     except (OSError, asyncssh.Error, TimeoutError) as exc:
-        raise HostKeyError(f"cannot reach {host}:{port} over SSH: {exc or 'timed out'}") from None
+        reason = exc or "timed out"
+        raise HostUnreachable(f"cannot reach {host}:{port} over SSH: {reason}") from None
     if key is None:
         raise HostKeyError(f"{host}:{port} offered no host key")
     return parse_public(key.export_public_key("openssh").decode())
@@ -153,11 +224,12 @@ def key_files(private: str, known_hosts: str) -> Iterator[tuple[Path, Path]]:
         yield key, hosts
 
 
-def ssh_command(key: Path, known_hosts: Path) -> str:
-    """`GIT_SSH_COMMAND` (or rsync's `-e`): only this key, only pinned host keys, no agent, no
-    user or system configuration, never a prompt."""
+def ssh_command(key: Path | None, known_hosts: Path) -> str:
+    """`GIT_SSH_COMMAND` (or rsync's `-e`): only this key (None: no key at all), only pinned
+    host keys, no agent, no user or system configuration, never a prompt."""
+    identity = f"-i {key}" if key is not None else "-o IdentityFile=none"
     return (
-        f"ssh -F /dev/null -i {key} -o IdentitiesOnly=yes -o IdentityAgent=none "
+        f"ssh -F /dev/null {identity} -o IdentitiesOnly=yes -o IdentityAgent=none "
         f"-o UserKnownHostsFile={known_hosts} -o GlobalKnownHostsFile=/dev/null "
         "-o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=15"
     )

@@ -18,8 +18,10 @@ from app.domain import targets as target_spec
 from app.domain.access import PROJECT_ROLES, ROLES
 from app.domain.notify import EMAIL_SECURITY, FIELDS, EventKind, ProviderKind
 from app.domain.status import Concurrency, Kind, Status
+from app.keyring.ssh import HOST as HOST_PATTERN
 from app.notify.config import MAX_RECIPIENTS, MAX_TEXT, MAX_TIMEOUT
 from app.notify.config import NAME as NOTIFY_NAME
+from app.web.access import MAX_KNOWN_HOSTS
 from app.web.logs import CURSOR as CURSOR_PATTERN
 from app.web.notifications import MAX_LIMIT as MAX_NOTIFY_LIMIT
 from app.web.projects import WEBHOOK_SECRET
@@ -235,6 +237,56 @@ COMPONENTS: dict[str, Any] = {
             "properties": {"secret": _pattern(WEBHOOK_SECRET)},
             "additionalProperties": False,
         },
+        "DeployKey": {
+            "type": "object",
+            "description": "the public half only: the private key never leaves the server",
+            "properties": {
+                "public_key": {"type": "string", "description": "ssh-ed25519 AAAA... capstan:NAME"},
+                "fingerprint": {"type": "string", "description": "SHA256:..."},
+            },
+        },
+        "HostKey": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "host": {"type": "string"},
+                "port": {"type": "integer"},
+                "key": {"type": "string", "description": "algorithm and base64"},
+                "fingerprint": {"type": "string"},
+                "trusted": {"type": "boolean"},
+                "seen_at": {"type": "string", "format": "date-time"},
+                "accepted_by": {"type": ["string", "null"]},
+                "accepted_at": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
+        "NewHostKeys": {
+            "type": "object",
+            "description": "either known_hosts lines to trust, or a host to scan now (its key is "
+            "recorded untrusted, to compare and accept)",
+            "oneOf": [
+                {
+                    "required": ["known_hosts"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "known_hosts": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_KNOWN_HOSTS,
+                            "description": "`host[,host] algorithm base64`, `[host]:port` for "
+                            "another port; no hashed names",
+                        }
+                    },
+                },
+                {
+                    "required": ["host"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "host": _pattern(HOST_PATTERN),
+                        "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 22},
+                    },
+                },
+            ],
+        },
         "Deployment": {
             "type": "object",
             "properties": {
@@ -285,6 +337,7 @@ REQUEST_BODIES = {
     ("POST", "/api/v1/projects/{project}/deployments"): "Trigger",
     ("POST", "/api/v1/projects/{project}/rollback"): "ProjectRollback",
     ("PUT", "/api/v1/projects/{project}/secrets/{name}"): "SecretValue",
+    ("POST", "/api/v1/projects/{project}/host-keys"): "NewHostKeys",
     ("PUT", "/api/v1/projects/{project}/members/{username}"): "Member",
     ("POST", "/api/v1/users"): "NewUser",
     ("PATCH", "/api/v1/users/{username}"): "UserChange",
@@ -301,6 +354,7 @@ REQUEST_BODIES = {
 }
 OPTIONAL_BODIES = {
     ("POST", "/api/v1/projects/{project}/webhook-secret"),
+    ("POST", "/api/v1/projects/{project}/deploy-key"),
     ("POST", "/api/v1/projects/{project}/deployments"),
     ("POST", "/api/v1/projects/{project}/rollback"),
     ("POST", "/api/v1/tokens"),
@@ -315,6 +369,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "provider": NOTIFY_NAME_SCHEMA,
     "channel": NOTIFY_NAME_SCHEMA,
     "subscription": {"type": "string", "format": "uuid"},
+    "host_key": {"type": "integer", "minimum": 1},
     "target": _pattern(target_spec.TARGET_NAME),
 }
 

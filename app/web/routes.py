@@ -9,6 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from app.domain.access import Permission as P
 from app.web import (
+    access,
     deployments,
     logs,
     notifications,
@@ -23,6 +24,7 @@ from app.web import (
 )
 from app.web.guard import Endpoint, guarded
 from app.web.pages import FRONTEND, admin, home
+from app.web.pages import access as access_pages
 from app.web.pages import deployments as deployment_pages
 from app.web.pages import notifications as notification_pages
 from app.web.pages import projects as project_pages
@@ -50,6 +52,13 @@ ROUTES: list[BaseRoute] = [
     route("PATCH", "/api/v1/projects/{project}", projects.update_project, P.PROJECT_EDIT),
     route("DELETE", "/api/v1/projects/{project}", projects.delete_project, P.PROJECT_EDIT),
     route("POST", "/api/v1/projects/{project}/webhook-secret", projects.rotate_webhook_secret, P.PROJECT_EDIT),
+    route("GET", "/api/v1/projects/{project}/deploy-key", access.get_deploy_key, P.PROJECT_VIEW),
+    route("POST", "/api/v1/projects/{project}/deploy-key", access.generate_deploy_key, P.PROJECT_EDIT),
+    route("DELETE", "/api/v1/projects/{project}/deploy-key", access.delete_deploy_key, P.PROJECT_EDIT),
+    route("GET", "/api/v1/projects/{project}/host-keys", access.list_host_keys, P.PROJECT_VIEW),
+    route("POST", "/api/v1/projects/{project}/host-keys", access.add_host_keys, P.PROJECT_EDIT),
+    route("POST", "/api/v1/projects/{project}/host-keys/{host_key}/accept", access.accept_host_key, P.PROJECT_EDIT),
+    route("DELETE", "/api/v1/projects/{project}/host-keys/{host_key}", access.delete_host_key, P.PROJECT_EDIT),
     route("POST", "/api/v1/projects/{project}/deployments", deployments.trigger_deployment, P.PROJECT_OPERATE),
     route("GET", "/api/v1/projects/{project}/deployments", deployments.list_deployments, P.PROJECT_VIEW),
     route("POST", "/api/v1/projects/{project}/rollback", deployments.rollback_project, P.PROJECT_OPERATE),
@@ -108,6 +117,7 @@ ROUTES: list[BaseRoute] = [
     # The web UI: pages (not in the OpenAPI document) and their static files.
     *home.PAGES,
     *project_pages.PAGES,
+    *access_pages.PAGES,
     *deployment_pages.PAGES,
     *admin.PAGES,
     *notification_pages.PAGES,
