@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 from app.domain import repos
-from app.domain.status import Concurrency, StageStatus
+from app.domain.status import Concurrency, StageStatus, Strategy
 from app.errors import Invalid
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -45,8 +46,21 @@ EDITABLE = (
     "paths",
     "members_can_approve",
     "no_self_approval",
+    "strategy",
+    "batch_size",
+    "health_check",
 )
 MAX_GLOBS = 100
+MAX_BATCH_SIZE = 100
+TARGETS = "targets"  # a stage's `on`: it runs on every target of the project, over SSH
+# A health check: bounds and defaults of its fields (seconds, counts, an HTTP status).
+HEALTH_BOUNDS = {
+    "timeout": (1, 300, 10),
+    "retries": (0, 20, 3),
+    "interval": (1, 60, 2),
+    "expect_status": (100, 599, 200),
+}
+MAX_HEALTH_URL = 2048
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +70,11 @@ class StageSpec:
     approval: bool = False
     timeout: int = DEFAULT_TIMEOUT
     retries: int = 0
+    on: str | None = None  # None: on the Capstan host; "targets": on each target
+
+    @property
+    def on_targets(self) -> bool:
+        return self.on == TARGETS
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
@@ -63,6 +82,8 @@ class StageSpec:
             out.update(run=self.run, timeout=self.timeout, retries=self.retries)
         if self.approval:
             out["approval"] = True
+        if self.on is not None:
+            out["on"] = self.on
         return out
 
     @classmethod
@@ -138,6 +159,9 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         "paths": _paths,
         "members_can_approve": _flag,
         "no_self_approval": _flag,
+        "strategy": _strategy,
+        "batch_size": _batch_size,
+        "health_check": _health_check,
     }
     for key, check in checks.items():
         if key in data:
@@ -156,6 +180,9 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         out.setdefault("paths", None)
         out.setdefault("members_can_approve", False)
         out.setdefault("no_self_approval", False)
+        out.setdefault("strategy", Strategy.ALL)
+        out.setdefault("batch_size", 1)
+        out.setdefault("health_check", None)
     return out
 
 
@@ -206,6 +233,74 @@ def _flag(value: object, field: str = "") -> bool:
     return value
 
 
+def _strategy(value: object) -> str:
+    try:
+        return Strategy(str(value)).value
+    except ValueError:
+        choices = ", ".join(c.value for c in Strategy)
+        raise Invalid(f"strategy must be one of: {choices}", field="strategy") from None
+
+
+def _batch_size(value: object) -> int:
+    if not _is_int(value) or not 1 <= value <= MAX_BATCH_SIZE:  # type: ignore[operator]
+        message = f"batch_size must be an integer from 1 to {MAX_BATCH_SIZE}"
+        raise Invalid(message, field="batch_size")
+    return value  # type: ignore[return-value]
+
+
+def _health_check(value: object) -> dict[str, Any] | None:
+    """null, or a `url` (`{host}` filled in per target) or a `command` run on each target in
+    its new `current`, with timeout, retries, interval and (for a url) the expected status."""
+    field = "health_check"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Invalid("health_check must be null or an object", field=field)
+    unknown = sorted(set(value) - {"url", "command", *HEALTH_BOUNDS})
+    if unknown:
+        raise Invalid(f"unknown health_check field {unknown[0]!r}", field=f"{field}.{unknown[0]}")
+    if ("url" in value) == ("command" in value):
+        raise Invalid("health_check needs either url or command", field=field)
+    out: dict[str, Any] = {}
+    if "url" in value:
+        out["url"] = _health_url(value["url"])
+    else:
+        command = value["command"]
+        if not isinstance(command, str) or not command.strip() or len(command) > MAX_SCRIPT:
+            raise Invalid("command must be a non-empty bash script", field=f"{field}.command")
+        out["command"] = command
+        if "expect_status" in value:
+            raise Invalid("expect_status is for a url", field=f"{field}.expect_status")
+    for name, (low, high, default) in HEALTH_BOUNDS.items():
+        if name == "expect_status" and "url" not in out:
+            continue
+        number = value.get(name, default)
+        if not _is_int(number) or not low <= number <= high:
+            raise Invalid(f"{name} must be an integer from {low} to {high}",
+                          field=f"{field}.{name}")  # fmt: skip
+        out[name] = number
+    return out
+
+
+def _health_url(value: object) -> str:
+    where = "health_check.url"
+    if not isinstance(value, str) or len(value) > MAX_HEALTH_URL:
+        raise Invalid("url must be an http or https URL", field=where)
+    parts = urllib.parse.urlsplit(value.replace("{host}", "host.invalid"))
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        parts = parts._replace(scheme="")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(ch.isspace() or not ch.isprintable() for ch in value)
+    ):
+        raise Invalid("url must be an http or https URL, {host} standing for the target's host",
+                      field=where)  # fmt: skip
+    return value
+
+
 def _deploy_tags(value: object) -> str | None:
     if value is None or value == "":
         return None
@@ -235,6 +330,10 @@ def _stages(value: object) -> list[dict[str, Any]]:
     for i, name in enumerate(names):
         if name in names[:i]:
             raise Invalid(f"stage name {name!r} is used twice", field=f"stages[{i}].name")
+    for i, spec in enumerate(specs):
+        if not spec.on_targets and any(s.on_targets for s in specs[:i]):
+            raise Invalid("stages on targets come after every stage on the Capstan host",
+                          field=f"stages[{i}].on")  # fmt: skip
     return [s.to_json() for s in specs]
 
 
@@ -242,7 +341,7 @@ def _stage(i: int, item: object) -> StageSpec:
     where = f"stages[{i}]"
     if not isinstance(item, dict):
         raise Invalid("a stage must be an object", field=where)
-    unknown = sorted(set(item) - {"name", "run", "approval", "timeout", "retries"})
+    unknown = sorted(set(item) - {"name", "run", "approval", "timeout", "retries", "on"})
     if unknown:
         raise Invalid(f"unknown stage field {unknown[0]!r}", field=f"{where}.{unknown[0]}")
     name = item.get("name")
@@ -262,7 +361,13 @@ def _stage(i: int, item: object) -> StageSpec:
     retries = item.get("retries", 0)
     if not _is_int(retries) or not 0 <= retries <= MAX_RETRIES:
         raise Invalid(f"retries must be 0 to {MAX_RETRIES}", field=f"{where}.retries")
-    return StageSpec(name=name, run=run, approval=approval, timeout=timeout, retries=retries)
+    on = item.get("on")
+    if on is not None and on != TARGETS:
+        raise Invalid(f"on must be {TARGETS!r} or absent (the Capstan host)", field=f"{where}.on")
+    if on == TARGETS and (approval or run is None):
+        raise Invalid("a stage on targets needs run and cannot be an approval gate",
+                      field=f"{where}.on")  # fmt: skip
+    return StageSpec(name=name, run=run, approval=approval, timeout=timeout, retries=retries, on=on)
 
 
 def _is_int(value: object) -> bool:

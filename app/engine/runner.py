@@ -27,6 +27,7 @@ from app.domain.pipeline import StageSpec, backoff, judge
 from app.domain.status import TERMINAL, Kind, StageState, StageStatus, Status
 from app.engine import process, pushes, releases, store
 from app.engine.bundle import Engine
+from app.engine.rollout import Rollout
 from app.engine.store import LeaseLost, now, stamp
 from app.keyring import secretstore
 from app.keyring.vault import VaultError
@@ -150,11 +151,20 @@ class Runner:
         if dep.kind == Kind.ROLLBACK and dep.release:
             releases.activate(self.project_dir, dep.release)
             await self.sink.say(f"current -> {dep.release}")
-        for index in range(dep.stage_index, len(self.specs)):
+        first = next((i for i, s in enumerate(self.specs) if s.on_targets), len(self.specs))
+        for index in range(dep.stage_index, first):
             if (end := await self._stage(index, release_dir)) is not None:
                 return end
+        if (end := await self._targets(project, release_dir, first)) is not None:
+            return end
         await self._complete(project)
         return None
+
+    async def _targets(self, project: Project, release_dir: Path, first: int) -> End | None:
+        """The target phase (`rollout`): the release on every target of the project, the
+        stages from `first` on run there."""
+        error = await Rollout(self, project, release_dir, first).run()
+        return None if error is None else failed(error)
 
     async def _prepare_release(self, project: Project) -> Path | End:
         """Export the commit into the release directory. A webhook push is first checked in

@@ -17,7 +17,7 @@ from app.domain import pipeline as spec
 from app.domain import targets as target_spec
 from app.domain.access import PROJECT_ROLES, ROLES
 from app.domain.notify import EMAIL_SECURITY, FIELDS, EventKind, ProviderKind
-from app.domain.status import Concurrency, Kind, Status
+from app.domain.status import Concurrency, Kind, Status, Strategy
 from app.keyring.ssh import HOST as HOST_PATTERN
 from app.notify.config import MAX_RECIPIENTS, MAX_TEXT, MAX_TIMEOUT
 from app.notify.config import NAME as NOTIFY_NAME
@@ -182,7 +182,27 @@ COMPONENTS: dict[str, Any] = {
                     "maximum": spec.MAX_RETRIES,
                     "default": 0,
                 },
+                "on": {
+                    "enum": [spec.TARGETS],
+                    "description": "targets: run on every target over SSH, after every stage "
+                    "on the Capstan host (absent: on the Capstan host); never an approval",
+                },
             },
+        },
+        "HealthCheck": {
+            "type": ["object", "null"],
+            "description": "after the switch, per target: a url ({host}: the target's host) "
+            "or a command run there in the new current; on failure every switched host is "
+            "rolled back",
+            "properties": {
+                "url": {"type": "string", "maxLength": spec.MAX_HEALTH_URL},
+                "command": SCRIPT,
+                **{
+                    name: {"type": "integer", "minimum": low, "maximum": high, "default": default}
+                    for name, (low, high, default) in spec.HEALTH_BOUNDS.items()
+                },
+            },
+            "additionalProperties": False,
         },
         "Project": {
             "type": "object",
@@ -222,6 +242,19 @@ COMPONENTS: dict[str, Any] = {
                 },
                 "members_can_approve": {"type": "boolean"},
                 "no_self_approval": {"type": "boolean"},
+                "strategy": {
+                    "enum": [s.value for s in Strategy],
+                    "default": Strategy.ALL.value,
+                    "description": "all: every target at once, switched when all are ready; "
+                    "rolling: batch_size targets at a time",
+                },
+                "batch_size": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": spec.MAX_BATCH_SIZE,
+                    "default": 1,
+                },
+                "health_check": {"$ref": "#/components/schemas/HealthCheck"},
                 "webhook_url": {"type": "string", "readOnly": True},
                 "webhook_urls": {
                     "type": "object",
@@ -296,6 +329,12 @@ COMPONENTS: dict[str, Any] = {
                 "kind": {"enum": [k.value for k in Kind]},
                 "status": {"enum": [s.value for s in Status]},
                 "stages": {"type": "array", "items": {"type": "object"}},
+                "targets": {
+                    "type": ["array", "null"],
+                    "items": {"type": "object"},
+                    "description": "per target: name, status (pending, shipped, ready, "
+                    "switched, healthy, failed, rolled_back), previous release, release",
+                },
             },
         },
         "Target": {

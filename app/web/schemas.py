@@ -38,6 +38,9 @@ def project_json(project: Project, base_url: str) -> dict[str, Any]:
         "members_can_approve": project.members_can_approve,
         "no_self_approval": project.no_self_approval,
         "paths": project.paths,
+        "strategy": project.strategy,
+        "batch_size": project.batch_size,
+        "health_check": project.health_check,
         "current_deployment": str(project.current_deployment_id)
         if project.current_deployment_id
         else None,
@@ -67,6 +70,7 @@ def deployment_json(dep: Deployment, project_name: str) -> dict[str, Any]:
         "stages": [{k: stage.get(k) for k in STAGE_FIELDS} for stage in dep.stages],
         "trigger": dep.trigger,
         "release": dep.release,
+        "targets": dep.targets,
         "rollback_to": str(dep.rollback_to) if dep.rollback_to else None,
         "error": dep.error,
         "created_at": rfc3339(dep.created_at),
