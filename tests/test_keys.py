@@ -11,7 +11,9 @@ import sys
 
 from conftest import running_capstan
 
-from app.keyring.vault import key_id
+from app.keyring import ssh
+from app.keyring.vault import Vault, key_id, token_key_id
+from app.models import Project, Target
 from app.settings import Settings
 
 VALUE = "the-database-password-42"
@@ -100,6 +102,36 @@ async def test_rotation_on_a_running_server_keeps_every_deployment_right(
     async with running_capstan(local) as capstan:
         dep = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED", "FAILED")
         assert dep["status"] == "COMPLETED"
+
+
+async def test_rotation_re_encrypts_deploy_keys_and_target_keys(settings: Settings) -> None:
+    local = dataclasses.replace(settings, master_key="")
+    async with running_capstan(local) as capstan:
+        old_key = bytes.fromhex((local.data_dir / "master.key").read_text())
+        await capstan.create_project()
+        made = await capstan.http.post("/api/v1/projects/web/deploy-key")
+        target = {"name": "app-1", "host": "127.0.0.1", "user": "deploy", "path": "/srv/web"}
+        added = await capstan.http.post("/api/v1/projects/web/targets", json=target)
+        assert made.status_code == added.status_code == 201, (made.text, added.text)
+        project, server = await Project.get(name="web"), await Target.get(name="app-1")
+        assert project.deploy_key is not None
+        before = Vault(old_key)
+        private = ssh.unseal(before, project.deploy_key, ssh.deploy_key_purpose(project.id))
+        target_private = ssh.unseal(before, server.key, ssh.target_key_purpose(server.id))
+
+        new_key = os.urandom(32)
+        code, out = await cli(local, "secrets", "rotate-key", stdin=new_key.hex().encode())
+        assert code == 0, out
+        project, server = await Project.get(name="web"), await Target.get(name="app-1")
+        assert project.deploy_key is not None
+        assert token_key_id(project.deploy_key) == token_key_id(server.key) == key_id(new_key)
+        after = Vault(new_key)
+        assert ssh.unseal(after, project.deploy_key, ssh.deploy_key_purpose(project.id)) == private
+        assert ssh.unseal(after, server.key, ssh.target_key_purpose(server.id)) == target_private
+        shown = await capstan.http.get("/api/v1/projects/web/deploy-key")
+        assert shown.json() == made.json()
+    code, out = await cli(local, "secrets", "check")
+    assert code == 0 and f"under key {key_id(new_key)}: ok" in out and key_id(old_key) not in out
 
 
 async def test_users_and_tokens_from_the_command_line(settings: Settings) -> None:

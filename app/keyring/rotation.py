@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 from tortoise.transactions import in_transaction
 
 from app.errors import ConfigError
+from app.keyring import ssh
 from app.keyring.keys import key_file, parse_key, read_keys, write_key_file
 from app.keyring.vault import Vault, VaultError, key_id, token_key_id
-from app.models import Deployment, NotifyChannel, NotifyProvider, Project, Secret
+from app.models import Deployment, NotifyChannel, NotifyProvider, Project, Secret, Target
 from app.settings import Settings
 
 SWEEPS = 5
@@ -27,7 +28,12 @@ class Row:
     """One encrypted value: where it lives and what it was encrypted for."""
 
     model: (
-        type[Project] | type[Secret] | type[Deployment] | type[NotifyProvider] | type[NotifyChannel]
+        type[Project]
+        | type[Secret]
+        | type[Deployment]
+        | type[NotifyProvider]
+        | type[NotifyChannel]
+        | type[Target]
     )
     pk: object
     column: str
@@ -39,6 +45,12 @@ async def encrypted_rows() -> AsyncIterator[Row]:
     for project in await Project.all().only("id", "webhook_secret"):
         yield Row(Project, project.id, "webhook_secret", project.webhook_secret,
                   f"webhook:{project.id}")  # fmt: skip
+    for project in await Project.filter(deploy_key__isnull=False).only("id", "deploy_key"):
+        assert project.deploy_key is not None
+        yield Row(Project, project.id, "deploy_key", project.deploy_key,
+                  ssh.deploy_key_purpose(project.id))  # fmt: skip
+    for target in await Target.all().only("id", "key"):
+        yield Row(Target, target.id, "key", target.key, ssh.target_key_purpose(target.id))
     for secret in await Secret.all().only("id", "project_id", "name", "value"):
         yield Row(Secret, secret.id, "value", secret.value,
                   f"secret:{secret.project_id}:{secret.name}")  # fmt: skip
