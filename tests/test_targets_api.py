@@ -138,7 +138,7 @@ async def test_the_api_refuses_bad_bodies_with_422_and_the_field(capstan: Capsta
 
 async def test_targets_do_not_change_under_a_running_deployment(capstan: Capstan) -> None:
     await capstan.create_project(stages=[{"name": "gate", "approval": True}])
-    await add(capstan)
+    await add(capstan, host="127.0.0.1", port=free_port())  # nobody listens: it fails fast
     dep = await capstan.trigger()
     await capstan.awaiting_approval(dep["id"])
     for method, path, body in (
@@ -150,10 +150,10 @@ async def test_targets_do_not_change_under_a_running_deployment(capstan: Capstan
         response = await capstan.http.request(method, path, json=body)
         assert response.status_code == 409, (method, path, response.text)
         assert response.json()["error"]["code"] == "deployment_active"
-    unchanged = await capstan.http.patch(_base("web-1"), json={"port": 22})
+    unchanged = await capstan.http.patch(_base("web-1"), json={"path": "/srv/web"})
     assert unchanged.status_code == 200  # nothing to change is no change
     await capstan.approve(dep["id"])
-    await capstan.wait_for(dep["id"], "COMPLETED")
+    await capstan.wait_for(dep["id"], "FAILED")  # the target cannot be reached
     assert (await capstan.http.delete(_base("web-1"))).status_code == 204
 
 

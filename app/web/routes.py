@@ -28,6 +28,7 @@ from app.web.pages import access as access_pages
 from app.web.pages import deployments as deployment_pages
 from app.web.pages import notifications as notification_pages
 from app.web.pages import projects as project_pages
+from app.web.pages import targets as target_pages
 
 PERMISSIONS: dict[tuple[str, str], P] = {}
 
@@ -117,6 +118,7 @@ ROUTES: list[BaseRoute] = [
     # The web UI: pages (not in the OpenAPI document) and their static files.
     *home.PAGES,
     *project_pages.PAGES,
+    *target_pages.PAGES,
     *access_pages.PAGES,
     *deployment_pages.PAGES,
     *admin.PAGES,

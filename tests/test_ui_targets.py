@@ -1,0 +1,103 @@
+"""The project's Targets page in a real browser: adding a target (its errors shown by the field,
+its public key with a copy button), checking the connection to a real sshd, and what a viewer
+is (not) offered."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+from sshd import Sshd
+from ui import Browsing
+
+from app.keyring import ssh
+
+# One worker runs this module: its server and browser start once (pytest-xdist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_ui_targets")
+
+
+def test_an_admin_adds_a_target_and_sees_its_public_key(browsing: Browsing) -> None:
+    browsing.project("shop")
+    page = browsing.sign_in()
+    page.goto(browsing.url + "/projects/shop")
+    page.click("nav.tabs >> text=Targets")
+    expect(page).to_have_url(re.compile(r"/projects/shop/targets$"))
+    expect(page.locator("#no-targets")).to_be_visible()
+    expect(page.locator("#strategy")).to_contain_text("all at once")
+
+    page.fill("#f-name", "web-1")
+    page.fill("#f-host", "web1.example.com")
+    page.fill("#f-port", "2222")
+    page.fill("#f-user", "deploy")
+    page.fill("#f-path", "srv/web")
+    page.fill("#f-labels", "eu\nweb")
+    page.click("text=Add target")
+    expect(page.locator("#e-path")).to_contain_text("path must be an absolute path")
+    expect(page.locator("#f-path")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#f-name")).to_have_value("web-1")
+    expect(page.locator("#f-port")).to_have_value("2222")
+    expect(page.locator("#f-labels")).to_have_value("eu\nweb")
+    browsing.screenshot("targets-add-error")
+
+    page.fill("#f-path", "/srv/web")
+    page.click("text=Add target")
+    card = page.locator("#target-web-1")
+    expect(card).to_be_visible()
+    expect(page.locator(".flash.notice")).to_contain_text("authorized_keys")
+    expect(card.locator(".address")).to_have_text("deploy@web1.example.com:2222")
+    expect(card.locator(".path")).to_have_text("/srv/web")
+    expect(card.locator(".badge", has_text="eu")).to_be_visible()
+    expect(card.locator(".release")).to_contain_text("none yet")
+    expect(card.locator(".host-key")).to_contain_text("not seen yet")
+    shown = browsing.api.get("/api/v1/projects/shop/targets/web-1").json()
+    expect(page.locator("#key-web-1")).to_have_text(shown["public_key"])
+    assert shown["public_key"].startswith("ssh-ed25519 ")
+    expect(card.locator("button[data-copy='#key-web-1']")).to_be_visible()
+    expect(card).to_contain_text(shown["fingerprint"])
+    assert "PRIVATE KEY" not in page.content()
+    browsing.screenshot("targets-added")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.locator("text=Remove").click()
+    expect(page.locator("#no-targets")).to_be_visible()
+    assert browsing.api.get("/api/v1/projects/shop/targets").json() == {"targets": []}
+
+
+def test_a_check_against_a_real_sshd_says_its_host_key_is_not_trusted_yet(
+    browsing: Browsing, sshd: Sshd
+) -> None:
+    browsing.project("checked")
+    target = {"name": "box", "host": sshd.host, "port": sshd.port, "user": sshd.user,
+              "path": "/tmp/checked"}  # fmt: skip
+    assert browsing.api.post("/api/v1/projects/checked/targets", json=target).status_code == 201
+    page = browsing.sign_in()
+    page.goto(browsing.url + "/projects/checked/targets")
+    card = page.locator("#target-box")
+    expect(card.locator(".last-check")).to_contain_text("never")
+    card.locator("text=Check connection").click()
+    host_print = ssh.fingerprint(sshd.host_key)
+    expect(card.locator(".last-check")).to_contain_text("not trusted yet")
+    expect(card.locator(".last-check")).to_contain_text(host_print)
+    expect(card.locator(".last-check .status")).to_have_text("failed")
+    expect(card.locator(".host-key")).to_contain_text("not trusted yet")
+    expect(card.locator(".host-key .fingerprint")).to_have_text(host_print)
+    expect(card.locator(".host-key a")).to_have_attribute(
+        "href", re.compile(r"^/projects/checked/access#host-key-\d+$")
+    )
+    browsing.screenshot("targets-checked")
+
+
+def test_a_viewer_sees_the_targets_but_no_buttons(browsing: Browsing) -> None:
+    browsing.project("watched")
+    target = {"name": "db", "host": "10.0.0.5", "user": "deploy", "path": "/srv/db"}
+    assert browsing.api.post("/api/v1/projects/watched/targets", json=target).status_code == 201
+    password = browsing.user("vic", "viewer")
+    page = browsing.sign_in("vic", password)
+    page.goto(browsing.url + "/projects/watched/targets")
+    expect(page.locator("#target-db .address")).to_have_text("deploy@10.0.0.5:22")
+    expect(page.locator("#key-db")).to_contain_text("ssh-ed25519 ")
+    expect(page.locator("#target-db form")).to_have_count(0)
+    expect(page.locator("#add-target")).to_have_count(0)
+    expect(page.locator("text=Change in Settings")).to_have_count(0)
+    browsing.screenshot("targets-viewer")
