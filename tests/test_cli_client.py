@@ -8,7 +8,10 @@ import json
 from typing import Any
 
 from conftest import Capstan
+from sshd import Sshd
 from test_cli import capstan_cli
+
+from app.keyring import ssh
 
 OK, ERROR, USAGE, NOT_FOUND, CONFLICT, DENIED = 0, 1, 2, 3, 4, 5
 
@@ -140,4 +143,46 @@ async def test_users_and_tokens_are_managed_through_the_server(capstan: Capstan)
 
     assert await cli_json(capstan, "users", "rm", "bob") == {"deleted": "bob"}
     code, _, _ = await capstan_cli(capstan, "users", "rm", "bob")
+    assert code == NOT_FOUND
+
+
+async def test_deploy_keys_and_host_keys_are_managed_through_the_server(
+    capstan: Capstan, sshd: Sshd
+) -> None:
+    await capstan.create_project()
+    code, _, err = await capstan_cli(capstan, "deploy-key", "show", "web")
+    assert code == NOT_FOUND and "no_deploy_key" in err
+    code, out, err = await capstan_cli(capstan, "deploy-key", "generate", "web")
+    assert code == OK, err
+    public = out.strip()  # the line alone on stdout, for `| pbcopy` or a forge's CLI
+    assert public.startswith("ssh-ed25519 ") and public.endswith(" capstan:web")
+    assert f"fingerprint {ssh.fingerprint(public)}" in err
+    assert (await cli_json(capstan, "deploy-key", "show", "web"))["public_key"] == public
+
+    code, out, err = await capstan_cli(capstan, "host-keys", "scan", "web", sshd.host,
+                                       "--port", str(sshd.port))  # fmt: skip
+    assert code == OK, err
+    assert "NOT TRUSTED" in out and ssh.fingerprint(sshd.host_key) in out
+    assert f"[127.0.0.1]:{sshd.port}" in out and "host-keys accept" in err
+    accepted = await cli_json(capstan, "host-keys", "accept", "web", out.split()[0])
+    assert accepted["trusted"] is True and accepted["accepted_by"] == "admin"
+    added = await cli_json(capstan, "host-keys", "add", "web",
+                           stdin=f"# ours\ngit.example {sshd.host_key}\n")  # fmt: skip
+    [pin] = added["host_keys"]
+    assert (pin["host"], pin["port"], pin["trusted"]) == ("git.example", 22, True)
+    code, out, _ = await capstan_cli(capstan, "host-keys", "list", "web")
+    assert code == OK and "NOT TRUSTED" not in out and out.count("trusted by admin") == 2
+    code, _, err = await capstan_cli(capstan, "host-keys", "add", "web",
+                                     stdin=f"*.example {sshd.host_key}\n")  # fmt: skip
+    assert code == ERROR and "line 1" in err and "wildcards" in err
+    code, _, err = await capstan_cli(capstan, "host-keys", "add", "web", "/nonexistent/hosts")
+    assert code == USAGE and "cannot read" in err
+
+    removed = await cli_json(capstan, "host-keys", "remove", "web", str(pin["id"]))
+    assert removed == {"project": "web", "deleted": str(pin["id"])}
+    code, _, err = await capstan_cli(capstan, "host-keys", "remove", "web", str(pin["id"]))
+    assert code == NOT_FOUND and "host_key_not_found" in err
+    code, out, _ = await capstan_cli(capstan, "deploy-key", "remove", "web")
+    assert code == OK and out == "deleted the deploy key of web\n"
+    code, _, _ = await capstan_cli(capstan, "deploy-key", "show", "web")
     assert code == NOT_FOUND

@@ -14,7 +14,7 @@ import signal
 import sys
 
 from app import datadir, db, logfmt
-from app.cli import admin, client, notify, people, projects, targets
+from app.cli import admin, client, keys, notify, people, projects, targets
 from app.cli.exits import HELP as EXIT_HELP
 from app.cli.exits import Exit, for_status
 from app.errors import AppError, ConfigError
@@ -45,6 +45,8 @@ Work with a running server (CAPSTAN_URL, default http://127.0.0.1:8000; CAPSTAN_
    cancel     Cancel a deployment
    rollback   Stop a deployment, or roll a project back to an earlier release
    secrets    set | ls | rm: a project's secrets
+   deploy-key show | generate | remove: the SSH key git uses for a private repository
+   host-keys  list | scan | add | accept | remove: the SSH host keys a project trusts
    targets    The servers a project deploys to over SSH: add, check, rekey, remove
    users      List, create, change and delete users
    tokens     List, create and revoke your API tokens
@@ -149,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     people.register(sub)
     notify.register(sub)
     targets.register(sub)
+    keys.register(sub)
 
     user = sub.add_parser(
         "user", help="create users, set passwords",
