@@ -101,3 +101,37 @@ def test_a_viewer_sees_the_targets_but_no_buttons(browsing: Browsing) -> None:
     expect(page.locator("#add-target")).to_have_count(0)
     expect(page.locator("text=Change in Settings")).to_have_count(0)
     browsing.screenshot("targets-viewer")
+
+
+def test_the_strategy_and_health_check_are_set_in_settings_and_shown_with_the_targets(
+    browsing: Browsing,
+) -> None:
+    browsing.project("rolled")
+    page = browsing.sign_in()
+    page.goto(browsing.url + "/projects/rolled/targets")
+    page.click("text=Change in Settings")
+    expect(page).to_have_url(re.compile(r"/projects/rolled/settings#f-strategy$"))
+    page.select_option("#f-strategy", "rolling")
+    page.fill("#f-batch_size", "2")
+    page.fill("#f-health_check", '{"url": "http://{host}:8080/health", "retries": 99}')
+    page.click("text=Save settings")
+    expect(page.locator("#e-health_check")).to_contain_text("health_check.retries")
+    expect(page.locator("#f-health_check")).to_contain_text('"retries": 99')
+    expect(page.locator("#f-strategy")).to_have_value("rolling")
+    page.fill("#f-health_check", '{"url": "http://{host}:8080/health", "retries": 5}')
+    page.click("text=Save settings")
+    expect(page).to_have_url(re.compile(r"/projects/rolled$"))
+    shown = browsing.api.get("/api/v1/projects/rolled").json()
+    assert (shown["strategy"], shown["batch_size"]) == ("rolling", 2)
+    assert shown["health_check"]["url"] == "http://{host}:8080/health"
+
+    page.goto(browsing.url + "/projects/rolled/targets")
+    expect(page.locator("#strategy")).to_have_text("rolling: 2 hosts at a time")
+    expect(page.locator("#health-check")).to_contain_text(
+        "GET http://{host}:8080/health answering 200; timeout 10 s, 5 retries 2 s apart"
+    )
+    browsing.screenshot("targets-rollout")
+    page.goto(browsing.url + "/projects/rolled/settings")
+    expect(page.locator("#f-health_check")).to_contain_text('"retries": 5')
+    expect(page.locator("#f-batch_size")).to_have_value("2")
+    browsing.screenshot("settings-targets")
