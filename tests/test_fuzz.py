@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from served import Served, serve
 
+from app.keyring import ssh
 from app.web.openapi import document
 from app.web.routes import PERMISSIONS, ROUTES
 
@@ -38,8 +39,8 @@ class Live:
 
 def _seed(url: str, headers: dict[str, str]) -> dict[str, str]:
     """A project with a finished deployment (its log ends, so following it returns), a
-    secret, a second user and a token: objects a generated request may name, so that it
-    reaches past the 404s."""
+    secret, a trusted host key, a second user and a token: objects a generated request may
+    name, so that it reaches past the 404s."""
     with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
         stages = [{"name": "build", "run": "echo built"}]
         assert http.post("/api/v1/projects", json={"name": "web", "stages": stages}).is_success
@@ -52,8 +53,11 @@ def _seed(url: str, headers: dict[str, str]) -> dict[str, str]:
         user = {"username": "target", "password": "correct horse battery", "role": "developer"}
         assert http.post("/api/v1/users", json=user).is_success
         token = http.post("/api/v1/tokens", json={"name": "spare"}).json()
+        line = f"git.example {ssh.parse_public(ssh.generate('host').public)}"
+        pins = http.post("/api/v1/projects/web/host-keys", json={"known_hosts": line}).json()
     return {"project": "web", "deployment": dep["id"], "name": "API_KEY",
-            "username": "target", "token": token["id"], "delivery": str(uuid.uuid4())}  # fmt: skip
+            "username": "target", "token": token["id"], "delivery": str(uuid.uuid4()),
+            "host_key": str(pins["host_keys"][0]["id"])}  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"] if PG_URL else ["sqlite"])
