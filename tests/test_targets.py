@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import Capstan, Repo
+from conftest import Capstan, Repo, eventually
 from sshd import Sshd
 
 from app.engine import targets
@@ -43,6 +47,30 @@ def current(path: Path) -> str:
     return os.readlink(path / "current")
 
 
+class Health(BaseHTTPRequestHandler):
+    """Answers 200 to GET /health and remembers each request's path."""
+
+    seen: list[str] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def health_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
 def processes(marker: str) -> list[str]:
     """Command lines of the live processes that contain `marker` (none of this test's)."""
     found = []
@@ -70,7 +98,11 @@ async def test_connect_uses_the_target_key_and_refuses_a_changed_host_key(
 
 
 async def test_a_rolling_deployment_reaches_each_host_in_turn_and_ships_only_what_changed(
-    capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], repo: Repo, tmp_path: Path
+    capstan: Capstan,
+    sshd_pair: tuple[Sshd, Sshd],
+    repo: Repo,
+    tmp_path: Path,
+    health_server: ThreadingHTTPServer,
 ) -> None:
     repo.commit({"big.txt": "unchanged\n" * 1000})
     stages = [
@@ -78,9 +110,11 @@ async def test_a_rolling_deployment_reaches_each_host_in_turn_and_ships_only_wha
         {"name": "deploy", "run": 'echo "on $CAPSTAN_TARGET: $(cat app.txt) $(cat built.txt)"',
          "on": "targets"},
     ]  # fmt: skip
+    url = f"http://{{host}}:{health_server.server_port}/health"
     await capstan.create_project(
-        repo_url=repo.url, stages=stages, strategy="rolling", batch_size=1, keep_releases=2
-    )
+        repo_url=repo.url, stages=stages, strategy="rolling", batch_size=1, keep_releases=2,
+        health_check={"url": url, "retries": 0},
+    )  # fmt: skip
     a, b = tmp_path / "a", tmp_path / "b"
     await add_target(capstan, "web", sshd_pair[0], "web-1", a)
     await add_target(capstan, "web", sshd_pair[1], "web-2", b)
@@ -97,7 +131,13 @@ async def test_a_rolling_deployment_reaches_each_host_in_turn_and_ships_only_wha
         < log.index("batch 2 of 2: web-2")
         < log.index("[web-2] on web-2")
     )
-    assert [t["status"] for t in first["targets"]] == ["healthy", "healthy"]  # fmt: skip
+    assert [t["status"] for t in first["targets"]] == ["healthy", "healthy"]
+    assert (
+        log.index("web-1: current -> ")
+        < log.index("health check on web-1 passed")
+        < log.index("batch 2 of 2")
+    )
+    assert Health.seen[:2] == ["/health", "/health"]
 
     repo.commit({"app.txt": "v2\n"})
     second = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
@@ -109,3 +149,126 @@ async def test_a_rolling_deployment_reaches_each_host_in_turn_and_ships_only_wha
     assert [t["previous"] for t in second["targets"]] == [Path(release).name] * 2
     rows = await Target.filter(name__in=["web-1", "web-2"]).order_by("name")
     assert [t.current_release for t in rows] == [second["release"]] * 2
+
+
+async def two_targets(
+    capstan: Capstan, servers: tuple[Sshd, Sshd], tmp_path: Path, **fields: object
+) -> tuple[Path, Path]:
+    await capstan.create_project(**fields)
+    a, b = tmp_path / "a", tmp_path / "b"
+    await add_target(capstan, "web", servers[0], "web-1", a)
+    await add_target(capstan, "web", servers[1], "web-2", b)
+    return a, b
+
+
+async def test_a_failed_health_check_rolls_every_switched_host_back_and_runs_on_rollback(
+    capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], tmp_path: Path
+) -> None:
+    deploy = {"name": "deploy", "run": "echo deployed", "on": "targets"}
+    on_rollback = 'echo "restored $(basename "$(pwd -P)") on $CAPSTAN_TARGET" | tee restored.txt'
+    a, b = await two_targets(
+        capstan, sshd_pair, tmp_path, stages=[deploy], strategy="all", on_rollback=on_rollback
+    )
+    good = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+    check = {"command": 'test "$CAPSTAN_TARGET" != web-2', "retries": 1, "interval": 1}
+    changed = await capstan.http.patch("/api/v1/projects/web", json={"health_check": check})
+    assert changed.json()["health_check"] == {**check, "timeout": 10}
+
+    bad = await capstan.wait_for((await capstan.trigger())["id"], "FAILED")
+    assert bad["error"] == (
+        "health check failed on web-2: the command exited with code 1; rolled back web-1, web-2"
+    )
+    assert current(a) == current(b) == good["release"]
+    assert [t["status"] for t in bad["targets"]] == ["rolled_back", "rolled_back"]
+    name = Path(good["release"]).name
+    assert (a / "current/restored.txt").read_text() == f"restored {name} on web-1\n"
+    assert (b / "current/restored.txt").read_text() == f"restored {name} on web-2\n"
+    log = await capstan.log(bad["id"])
+    assert "health check on web-2 failed: the command exited with code 1 (attempt 1 of 2)" in log
+    assert log.index("rolling back web-1, web-2") < log.index(f"[web-2] restored {name} on web-2")
+    rows = {t.name: t for t in await Target.all()}
+    assert rows["web-1"].health["ok"] is True and rows["web-2"].health["ok"] is False  # type: ignore[index]
+    assert rows["web-2"].current_release == good["release"]
+
+    stage = {**deploy, "run": 'test "$CAPSTAN_TARGET" != web-1'}
+    await capstan.http.patch("/api/v1/projects/web", json={"stages": [stage]})
+    early = await capstan.wait_for((await capstan.trigger())["id"], "FAILED")
+    assert early["error"] == "stage deploy on web-1 exited with code 1"
+    assert current(a) == current(b) == good["release"]
+    assert [t["status"] for t in early["targets"]] == ["failed", "shipped"]
+
+
+async def test_cancel_mid_remote_stage_leaves_nothing_running_on_the_target(
+    capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], tmp_path: Path
+) -> None:
+    marker = f"300.{random.randrange(10**6, 10**7)}"  # sleep's argument: in every cmdline
+    script = f"trap '' TERM; sleep {marker} & sleep {marker} & wait"  # deaf to TERM
+    stages = [{"name": "serve", "run": script, "on": "targets"}]
+    await two_targets(capstan, sshd_pair, tmp_path, stages=stages)
+    dep = await capstan.trigger()
+
+    async def running() -> bool:
+        return len(processes(f"sleep {marker}")) == 4
+
+    await eventually(running, timeout=15)
+    response = await capstan.http.post(f"/api/v1/deployments/{dep['id']}/cancel")
+    assert response.json()["status"] == "CANCELLED"
+
+    async def gone() -> bool:
+        return processes(marker) == []
+
+    await eventually(gone, timeout=8)
+
+
+async def test_a_changed_host_key_refuses_the_deployment(
+    capstan: Capstan, sshd: Sshd, tmp_path: Path
+) -> None:
+    await capstan.create_project(stages=[{"name": "deploy", "run": "true", "on": "targets"}])
+    await add_target(capstan, "web", sshd, "web-1", tmp_path / "srv")
+    sshd.rekey()
+    failed = await capstan.wait_for((await capstan.trigger())["id"], "FAILED")
+    assert failed["error"].startswith(f"web-1: the host key of [127.0.0.1]:{sshd.port} changed")
+    assert "refusing to connect" in failed["error"]
+    assert not (tmp_path / "srv").exists()
+
+
+async def test_secrets_reach_a_remote_stage_by_its_environment_never_its_command_line(
+    capstan: Capstan, sshd: Sshd, tmp_path: Path
+) -> None:
+    marker = f"300.{random.randrange(10**6, 10**7)}"
+    # (the masker holds back a tail as long as a secret until more output comes)
+    run = f'echo "token: $API_TOKEN"; printf "%0100d\\n" 0; sleep {marker}'
+    await capstan.create_project(stages=[{"name": "deploy", "run": run, "on": "targets"}])
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    put = await capstan.http.put("/api/v1/projects/web/secrets/API_TOKEN", json={"value": secret})
+    assert put.is_success
+    await add_target(capstan, "web", sshd, "web-1", tmp_path / "srv")
+    dep = await capstan.trigger()
+
+    sleepers: list[Path] = []
+
+    async def running() -> bool:
+        sleepers[:] = [
+            entry
+            for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and _read(entry / "cmdline") == f"sleep\0{marker}\0".encode()
+        ]
+        return bool(sleepers)
+
+    await eventually(running, timeout=15)
+    assert processes(secret) == []
+    sleeper = sleepers[0]
+    assert f"API_TOKEN={secret}".encode() in _read(sleeper / "environ").split(b"\0")
+
+    async def logged() -> bool:
+        return "[web-1] token: [MASKED]" in await capstan.log(dep["id"])
+
+    await eventually(logged, timeout=10)
+    await capstan.http.post(f"/api/v1/deployments/{dep['id']}/cancel")
+    assert secret not in await capstan.log(dep["id"])
+
+
+def _read(path: Path) -> bytes:
+    with contextlib.suppress(OSError):
+        return path.read_bytes()
+    return b""
