@@ -122,7 +122,7 @@ async def test_cancelled_state_writes_keep_the_row_consistent(rt: Runtime) -> No
         if fresh.status == Status.PENDING.value:
             assert await store.claim(fresh, "t", 30)
         await store.renew(fresh, 30)
-        await store.append_log(fresh, LogBatch("lines", 1, 1, "x"), 30)
+        await store.append_log(fresh, LogBatch("lines", 1, 1, "x"))
         await store.complete(fresh)
         await store.release_slot(fresh)
 
@@ -194,7 +194,7 @@ async def test_cancelled_log_flushes_never_reuse_a_cursor(rt: Runtime) -> None:
     published: list[LogBatch] = []
 
     async def append(batch: LogBatch) -> None:
-        await store.append_log(dep, batch, 60)
+        await store.append_log(dep, batch)
 
     async def publish(batch: LogBatch) -> None:
         await asyncio.sleep(0)

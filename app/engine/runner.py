@@ -367,7 +367,7 @@ class Runner:
 
     async def _store_log(self, batch: LogBatch) -> None:
         async with self.write_lock:
-            await store.append_log(self.dep, batch, self.settings.lease_seconds)
+            await store.append_log(self.dep, batch)
 
     async def _publish_log(self, batch: LogBatch) -> None:
         await publish(self.engine.redis, str(self.dep.id), batch)

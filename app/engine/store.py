@@ -5,6 +5,7 @@
 - `save` writes only if the row still has the revision the caller read, and bumps it. The
   revision is the lease's fencing token: a worker that lost its lease cannot write.
 - `acquire`/`renew` take and extend the lease of an IN_PROGRESS deployment.
+- `append_log` stores a log batch only while the row is at the writer's revision and lease.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Length, Max, Sum
@@ -100,17 +103,34 @@ async def renew(dep: Deployment, lease_seconds: float) -> None:
     dep.lease_expires = expires
 
 
-async def append_log(dep: Deployment, batch: LogBatch, lease_seconds: float) -> None:
-    """Store a log batch, fenced by the lease (which it renews): a stale worker is refused."""
-    async with in_transaction():
-        await renew(dep, lease_seconds)
-        await LogChunk.create(
-            deployment_id=dep.id,
-            kind=batch.kind,
-            first_cursor=batch.first,
-            last_cursor=batch.last,
-            data=batch.data,
-        )
+# One statement, so a batch costs one round trip (on SQLite, one hop to its thread) instead
+# of BEGIN, a renewal, the INSERT and COMMIT; the heartbeat renews the lease. On PostgreSQL
+# `FOR SHARE` locks the deployment row until the INSERT commits, so a takeover's UPDATE waits
+# for it, or (having committed first) fails the revision check: the fence holds either way.
+_APPEND_LOG = (
+    "INSERT INTO log_chunks (deployment_id, kind, first_cursor, last_cursor, data) "
+    "SELECT {0}, {1}, {2}, {3}, {4} WHERE EXISTS (SELECT 1 FROM deployments "
+    "WHERE id = {0} AND revision = {5} AND lease_holder {same} {6}{lock}) RETURNING id"
+)
+_PG_TYPES = ("uuid", "text", "bigint", "bigint", "text", "int", "text")
+_APPEND_SQL = {
+    "sqlite": _APPEND_LOG.format(*(f"?{n}" for n in range(1, 8)), same="IS", lock=""),
+    "postgres": _APPEND_LOG.format(
+        *(f"${n}::{kind}" for n, kind in enumerate(_PG_TYPES, 1)),
+        same="IS NOT DISTINCT FROM",
+        lock=" FOR SHARE",
+    ),
+}
+
+
+async def append_log(dep: Deployment, batch: LogBatch) -> None:
+    """Store a log batch, fenced by the lease: a stale worker is refused (LeaseLost)."""
+    client: BaseDBAsyncClient = connections.get("default")
+    sql = _APPEND_SQL["sqlite" if client.capabilities.dialect == "sqlite" else "postgres"]
+    values = [str(dep.id), batch.kind, batch.first, batch.last, batch.data, dep.revision,
+              dep.lease_holder]  # fmt: skip
+    if not await client.execute_query_dict(sql, values):
+        raise LeaseLost(f"lease of deployment {dep.id} lost")
 
 
 async def complete(dep: Deployment) -> None:

@@ -1,9 +1,11 @@
 """The writing end of a deployment's log: decode, mask, split, batch, store, then publish.
 
 Secret values are masked before anything is stored or published. Output is buffered and
-written as one `LogChunk` per flush (every 100 ms or 256 KiB), so a stage printing a million
-lines becomes a few hundred rows. Past `max_bytes` the log is cut with a marker line while the
-stage keeps running.
+written as one `LogChunk` per flush, so a stage printing a million lines becomes a few hundred
+rows. A flush comes as soon as output arrives when the last one was at least 100 ms ago, else
+100 ms after the last one (or at 256 KiB): a stage printing now and then is seen at once, a
+flood is batched as before. Past `max_bytes` the log is cut with a marker line while the stage
+keeps running.
 
 Flushes come from the timer and from the runner, one at a time. Storing a batch and moving the
 cursor past it happen together even when the flushing task is cancelled (`settled`), so the
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 
 from app.db.clients import settled
@@ -51,6 +54,8 @@ class LogSink:
         self._splitter = LineSplitter()
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
+        self._pending = asyncio.Event()
+        self._flushed_at = -FLUSH_SECONDS
 
     async def __aenter__(self) -> LogSink:
         self._ticker = asyncio.create_task(self._tick())
@@ -104,12 +109,14 @@ class LogSink:
             size = len(lines[0]) + 1
         self._lines.extend(lines)
         self._buffered += size
+        self._pending.set()
 
     async def _flush_lines(self) -> None:
         if not self._lines:
             return
         lines, size = self._lines, self._buffered
         self._lines, self._buffered = [], 0
+        self._flushed_at = time.monotonic()
         first = self._cursor + 1
         await self._commit(LogBatch("lines", first, first + len(lines) - 1, "\n".join(lines)), size)
 
@@ -124,8 +131,13 @@ class LogSink:
         await self._publish(batch)
 
     async def _tick(self) -> None:
-        """Flush on a timer; a failed store ends the ticker (the runner sees it on its own)."""
+        """Flush what arrives, at most once per FLUSH_SECONDS; a failed store ends the ticker
+        (the runner sees it on its own)."""
         with contextlib.suppress(Exception):
             while True:
-                await asyncio.sleep(FLUSH_SECONDS)
+                await self._pending.wait()
+                wait = self._flushed_at + FLUSH_SECONDS - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._pending.clear()
                 await self.flush()
