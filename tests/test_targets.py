@@ -16,7 +16,9 @@ import pytest
 from conftest import Capstan, Repo, eventually
 from sshd import Sshd
 
+from app.domain.pipeline import validate_project
 from app.engine import targets
+from app.errors import Invalid
 from app.keyring import ssh
 from app.keyring.keys import read_keys
 from app.keyring.vault import Vault
@@ -150,6 +152,14 @@ async def test_a_rolling_deployment_reaches_each_host_in_turn_and_ships_only_wha
     rows = await Target.filter(name__in=["web-1", "web-2"]).order_by("name")
     assert [t.current_release for t in rows] == [second["release"]] * 2
 
+    response = await capstan.http.post("/api/v1/projects/web/rollback")
+    assert response.status_code == 202, response.text
+    back = await capstan.wait_for(response.json()["id"], "COMPLETED")
+    assert current(a) == current(b) == release
+    assert [t["previous"] for t in back["targets"]] == [Path(second["release"]).name] * 2
+    rows = await Target.filter(name__in=["web-1", "web-2"]).order_by("name")
+    assert [t.current_release for t in rows] == [release] * 2
+
 
 async def two_targets(
     capstan: Capstan, servers: tuple[Sshd, Sshd], tmp_path: Path, **fields: object
@@ -272,3 +282,75 @@ def _read(path: Path) -> bytes:
     with contextlib.suppress(OSError):
         return path.read_bytes()
     return b""
+
+
+async def test_a_remote_stage_that_times_out_fails_and_is_stopped_on_the_target(
+    capstan: Capstan, sshd: Sshd, tmp_path: Path
+) -> None:
+    marker = f"300.{random.randrange(10**6, 10**7)}"
+    stage = {"name": "serve", "run": f"sleep {marker}", "on": "targets", "timeout": 1}
+    await capstan.create_project(stages=[stage])
+    await add_target(capstan, "web", sshd, "web-1", tmp_path / "srv")
+    failed = await capstan.wait_for((await capstan.trigger())["id"], "FAILED")
+    assert failed["error"] == "stage serve on web-1 timed out after 1 s"
+    assert failed["stages"][0]["status"] == "failed"
+    assert processes(marker) == []
+
+
+async def test_prune_keeps_the_newest_releases_and_the_current_one_on_a_target(
+    capstan: Capstan, sshd: Sshd, tmp_path: Path
+) -> None:
+    await capstan.create_project()
+    target = await add_target(capstan, "web", sshd, "web-1", tmp_path / "srv")
+    for name in ("1-a", "2-b", "3-c", "10-d", "odd"):
+        (tmp_path / "srv/releases" / name / "sub").mkdir(parents=True)
+    os.symlink("releases/2-b", tmp_path / "srv/current")
+    host = await targets.open_host(Vault(*read_keys(capstan.settings)), target)
+    try:
+        assert await targets.prepare(host) == "2-b"
+        assert await targets.releases(host) == ["10-d", "3-c", "2-b", "1-a", "odd"]
+        assert sorted(await targets.prune(host, 1, {"3-c"})) == ["1-a", "odd"]
+    finally:
+        host.close()
+    assert sorted(p.name for p in (tmp_path / "srv/releases").iterdir()) == ["10-d", "2-b", "3-c"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"stages": [{"name": "a", "run": "x", "on": "targets"}, {"name": "b", "run": "y"}]},
+         "stages[1].on"),
+        ({"stages": [{"name": "a", "approval": True, "on": "targets"}]}, "stages[0].on"),
+        ({"stages": [{"name": "a", "run": "x", "on": "elsewhere"}]}, "stages[0].on"),
+        ({"strategy": "some"}, "strategy"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 101}, "batch_size"),
+        ({"health_check": {"url": "ftp://{host}/"}}, "health_check.url"),
+        ({"health_check": {"url": "http://{host}:99999/"}}, "health_check.url"),
+        ({"health_check": {"url": "http://{host}/", "command": "true"}}, "health_check"),
+        ({"health_check": {"command": "true", "expect_status": 200}},
+         "health_check.expect_status"),
+        ({"health_check": {"command": "true", "timeout": 301}}, "health_check.timeout"),
+        ({"health_check": {"command": "true", "retries": 21}}, "health_check.retries"),
+        ({"health_check": {"command": "true", "interval": 0}}, "health_check.interval"),
+        ({"health_check": {"command": "true", "extra": 1}}, "health_check.extra"),
+    ],
+)  # fmt: skip
+def test_target_fields_of_a_project_are_checked(fields: dict[str, object], field: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        validate_project({"name": "web", "stages": [{"name": "a", "run": "x"}], **fields},
+                         create=True)  # fmt: skip
+    assert refused.value.field == field
+
+
+def test_target_fields_have_defaults_and_old_stages_stay_local() -> None:
+    made = validate_project(
+        {"name": "web", "stages": [{"name": "a", "run": "x"}, {"name": "b", "run": "y",
+         "on": "targets"}], "health_check": {"url": "https://{host}/up"}}, create=True,
+    )  # fmt: skip
+    assert made["strategy"] == "all" and made["batch_size"] == 1
+    assert made["health_check"] == {
+        "url": "https://{host}/up", "timeout": 10, "retries": 3, "interval": 2,
+        "expect_status": 200,
+    }  # fmt: skip
+    assert made["stages"][1]["on"] == "targets" and "on" not in made["stages"][0]

@@ -170,8 +170,9 @@ class Rollout:
     async def _ship(self, target: Target) -> str | None:
         host, entry = self.hosts[target.name], self.progress[target.name]
         try:
+            previous = await targets.prepare(host)
             if entry["status"] == PENDING:
-                entry["previous"] = await targets.current(host)
+                entry["previous"] = previous
             base = self.runner.settings.base_env.get("PATH", "/usr/bin:/bin")
             await targets.ship(
                 host,
@@ -329,7 +330,7 @@ class Rollout:
                 if self.release not in await targets.releases(host):
                     await self.sink.say(f"{target.name} has no {self.release}: left as it is")
                     return None
-                previous = await targets.current(host)
+                previous = await targets.prepare(host)
                 await targets.switch(host, self.release)
             except TargetError as exc:
                 return str(exc)

@@ -82,9 +82,21 @@ SWITCH = r"""
 cd -- "$1" && ln -sfn -- "releases/$2" ".current.$3" && mv -fT -- ".current.$3" current
 """
 UNSWITCH = 'rm -f -- "$1/current"'
-READ_CURRENT = 'readlink -- "$1/current" || true'
+READ_CURRENT = 'mkdir -p -- "$1/releases" && { readlink -- "$1/current" || true; }'
 LIST_RELEASES = 'cd -- "$1/releases" 2>/dev/null && ls -1A || true'
-PRUNE = 'cd -- "$1/releases" && shift && rm -rf -- "$@"'
+# $1: the target's path, $2: how many to keep, $3...: releases never removed. Prints each one
+# removed. Newest first by the sequence number that starts a release's name, as on the host.
+PRUNE = r"""
+cd -- "$1/releases" 2>/dev/null || exit 0
+keep=$2
+current=$(readlink -- ../current || true)
+shift 2
+ls -1A | grep -v '^[.]' | sort -t- -k1,1nr | tail -n "+$((keep + 1))" | while IFS= read -r name; do
+  [ "$name" = "${current##*/}" ] && continue
+  for protected in "$@"; do [ "$name" = "$protected" ] && continue 2; done
+  rm -rf -- "$name" && echo "$name"
+done
+"""
 
 
 class TargetError(Exception):
@@ -176,8 +188,9 @@ async def sh(host: Host, script: str, *args: str, timeout: float = COMMAND_TIMEO
     return str(result.stdout or "")
 
 
-async def current(host: Host) -> str | None:
-    """The name of the release `current` points at on the host, if any."""
+async def prepare(host: Host) -> str | None:
+    """Make `{path}/releases` on the host; the name of the release `current` points at there,
+    if any."""
     link = (await sh(host, READ_CURRENT, host.path)).strip()
     return posixpath.basename(link.rstrip("/")) or None
 
@@ -197,11 +210,10 @@ async def releases(host: Host) -> list[str]:
 
 
 async def prune(host: Host, keep: int, protect: set[str]) -> list[str]:
-    """Remove all but the `keep` newest releases on the host, never one in `protect`."""
-    old = [name for name in (await releases(host))[keep:] if name not in protect]
-    if old:
-        await sh(host, PRUNE, host.path, *old, timeout=SHIP_TIMEOUT)
-    return old
+    """Remove all but the `keep` newest releases on the host, never the current one nor one in
+    `protect`; the names removed."""
+    removed = await sh(host, PRUNE, host.path, str(keep), *sorted(protect), timeout=SHIP_TIMEOUT)
+    return removed.split()
 
 
 def _seq_of(name: str) -> int:
@@ -219,10 +231,10 @@ async def ship(
     grace: float,
     on_output: OnOutput,
 ) -> None:
-    """Copy the release directory `source` to `{path}/releases/{release}/` on the host with
-    rsync over the pinned SSH. Files equal (by checksum) to those of release `link_dest`
-    there are hard links to them, not copies; the rest travels. Shipping again is harmless."""
-    await sh(host, 'mkdir -p -- "$1/releases"', host.path)
+    """Copy the release directory `source` to `{path}/releases/{release}/` on the host (whose
+    `releases` directory `prepare` made) with rsync over the pinned SSH. Files equal (by
+    checksum) to those of release `link_dest` there are hard links to them, not copies; the
+    rest travels. Shipping again is harmless."""
     target = host.target
     where = f"[{target.host}]" if ":" in target.host else target.host
     dest = f"{target.user}@{where}:{host.release_dir(release)}/"
