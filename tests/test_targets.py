@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Capstan, Repo, eventually
@@ -162,9 +163,9 @@ async def test_a_rolling_deployment_reaches_each_host_in_turn_and_ships_only_wha
 
 
 async def two_targets(
-    capstan: Capstan, servers: tuple[Sshd, Sshd], tmp_path: Path, **fields: object
+    capstan: Capstan, servers: tuple[Sshd, Sshd], tmp_path: Path, **fields: Any
 ) -> tuple[Path, Path]:
-    await capstan.create_project(**fields)
+    await capstan.create_project("web", **fields)
     a, b = tmp_path / "a", tmp_path / "b"
     await add_target(capstan, "web", servers[0], "web-1", a)
     await add_target(capstan, "web", servers[1], "web-2", b)
