@@ -86,6 +86,11 @@ def test_a_check_against_a_real_sshd_says_its_host_key_is_not_trusted_yet(
         "href", re.compile(r"^/projects/checked/access#host-key-\d+$")
     )
     browsing.screenshot("targets-checked")
+    # A check of the old address says nothing about a new one.
+    moved = browsing.api.patch("/api/v1/projects/checked/targets/box", json={"port": 2})
+    assert moved.status_code == 200, moved.text
+    page.reload()
+    expect(card.locator(".last-check")).to_have_text("never")
 
 
 def test_a_viewer_sees_the_targets_but_no_buttons(browsing: Browsing) -> None:

@@ -123,6 +123,7 @@ async def update_target(request: Request) -> Response:
         before = target_json(target)
         target.update_from_dict(changes)
         await target.save()
+        await _forget_check(request, target)
         details = {"before": before, "after": target_json(target)}
         await record(request, "target.update", project.name, target=target.name, details=details)
     return JSONResponse(target_json(target))
@@ -145,6 +146,7 @@ async def rekey_target(request: Request) -> Response:
     before = ssh.fingerprint(target.key_public)
     target.update_from_dict(_key_pair(runtime(request).vault, project, target.name, target.id))
     await target.save(update_fields=["key", "key_public", "updated_at"])
+    await _forget_check(request, target)
     shown = target_json(target)
     details = {"before": before, "after": shown["fingerprint"]}
     await record(request, "target.rekey", project.name, target=target.name, details=details)
@@ -199,6 +201,12 @@ async def probe(vault: Vault, target: Target) -> tuple[bool, str]:
 
 def _check_key(target: Target) -> str:
     return f"capstan:target-check:{target.id}"
+
+
+async def _forget_check(request: Request, target: Target) -> None:
+    """A check of another address or key says nothing about this one."""
+    with contextlib.suppress(RedisError):
+        await runtime(request).jobs.redis.delete(_check_key(target))
 
 
 async def last_checks(redis: Any, targets: list[Target]) -> dict[uuid.UUID, dict[str, Any]]:
