@@ -103,6 +103,7 @@ def concrete(path: str, dep_id: str, name: str) -> str:
         "channel": "nope",
         "subscription": str(uuid.uuid4()),
         "target": "nope",
+        "host_key": "1",
     }
     if path == "/api/v1/projects/{project}" and name:
         values["project"] = name

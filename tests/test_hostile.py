@@ -39,7 +39,8 @@ def operations_with_json_bodies() -> list[tuple[str, str]]:
 def concrete(path: str, deployment: str) -> str:
     return path.format(project="web", deployment=deployment, name="API_KEY", username="admin",
                        delivery=uuid.uuid4(), token=uuid.uuid4(), provider="nope",
-                       channel="nope", subscription=uuid.uuid4())  # fmt: skip
+                       channel="nope", subscription=uuid.uuid4(), target="nope",
+                       host_key=1)  # fmt: skip
 
 
 async def send(capstan: Capstan, method: str, path: str, body: bytes, **kw: Any) -> httpx.Response:
@@ -74,7 +75,7 @@ async def test_deeply_nested_json_is_a_400_on_every_json_route(capstan: Capstan)
     beyond_our_limit = b'{"a":' * 40 + b"1" + b"}" * 40  # parses, but nests 40 deep
     routes = operations_with_json_bodies()
     assert {("POST", "/login"), ("POST", "/hooks/github/{project}")} <= set(routes)
-    assert len(routes) == 20
+    assert len(routes) == 23
     for method, path in routes:
         for body in (beyond_the_parser, beyond_our_limit):
             response = await send(capstan, method, concrete(path, dep["id"]), body)
