@@ -86,6 +86,21 @@ def test_a_check_against_a_real_sshd_says_its_host_key_is_not_trusted_yet(
         "href", re.compile(r"^/projects/checked/access#host-key-\d+$")
     )
     browsing.screenshot("targets-checked")
+
+    # Accepted on the Access page and let in on the server, the next check logs in.
+    pin = card.locator(".host-key a").get_attribute("href")
+    assert pin
+    accepted = browsing.api.post(
+        f"/api/v1/projects/checked/host-keys/{pin.rsplit('-', 1)[1]}/accept"
+    )
+    assert accepted.status_code == 200, accepted.text
+    sshd.authorize(browsing.api.get("/api/v1/projects/checked/targets/box").json()["public_key"])
+    page.reload()
+    expect(card.locator(".host-key .badge")).to_have_text("trusted")
+    card.locator("text=Check connection").click()
+    expect(card.locator(".last-check .status")).to_have_text("ok")
+    expect(card.locator(".last-check")).to_contain_text(f"logged in to {sshd.user}@{sshd.host}")
+
     # A check of the old address says nothing about a new one.
     moved = browsing.api.patch("/api/v1/projects/checked/targets/box", json={"port": 2})
     assert moved.status_code == 200, moved.text
@@ -106,6 +121,8 @@ def test_a_viewer_sees_the_targets_but_no_buttons(browsing: Browsing) -> None:
     expect(page.locator("#add-target")).to_have_count(0)
     expect(page.locator("text=Change in Settings")).to_have_count(0)
     browsing.screenshot("targets-viewer")
+    page.set_viewport_size({"width": 390, "height": 844})
+    browsing.screenshot("targets-viewer-phone")
 
 
 def test_the_strategy_and_health_check_are_set_in_settings_and_shown_with_the_targets(
