@@ -4,21 +4,27 @@ for the connection check): their own key pairs, validation, audit, and what a ch
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from typing import Any
 
 import asyncssh
 import pytest
 from conftest import Capstan, database_dump, free_port
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sshd import Sshd
 from test_access import add_user
 from test_cli import capstan_cli
 
-from app.domain.targets import validate_target
+from app.domain.targets import EDITABLE, validate_target
 from app.errors import Invalid
 from app.keyring import ssh
 from app.keyring.keys import read_keys
 from app.keyring.vault import Vault
 from app.models import AuditEvent, HostKey, Target
+from app.web.openapi import COMPONENTS
 
 WEB = {"name": "web-1", "host": "web1.example.com", "user": "deploy", "path": "/srv/web"}
 
@@ -259,3 +265,45 @@ async def test_the_cli_adds_lists_checks_rekeys_and_removes_targets(
     assert code == 3 and "target_not_found" in err
     code, out, _ = await capstan_cli(capstan, "targets")
     assert code == 1 and "usage: capstan targets" in out
+
+
+NASTY = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
+    ["-oProxyCommand=id", "a;id", "$(id)", "`id`", "a b", "a\nb", "..", "/a/../b", "~root"]
+)
+
+
+@given(host=NASTY, user=NASTY, path=NASTY.map(lambda p: "/" + p))
+@examples(max_examples=300)
+def test_whatever_is_accepted_needs_no_quoting_in_a_command_line(
+    host: str, user: str, path: str
+) -> None:
+    for field, value in (("host", host), ("user", user), ("path", path)):
+        try:
+            cleaned = validate_target({**WEB, field: value}, create=True)[field]
+        except Invalid as refused:
+            assert refused.field == field
+            continue
+        assert shlex.quote(cleaned) == cleaned and not cleaned.startswith("-")
+        assert ".." not in cleaned.split("/")
+
+
+def test_the_documented_bounds_are_the_validators() -> None:
+    schema = COMPONENTS["schemas"]["NewTarget"]
+    props = schema["properties"]
+    assert set(props) == {"name", *EDITABLE} and schema["required"] == [
+        "name",
+        "host",
+        "user",
+        "path",
+    ]
+    longest = "/" + "a" * (props["path"]["maxLength"] - 1)
+    assert validate_target({**WEB, "path": longest}, create=True)["path"] == longest
+    with pytest.raises(Invalid):
+        validate_target({**WEB, "path": longest + "a"}, create=True)
+    labels = [f"l{i}" for i in range(props["labels"]["maxItems"])]
+    assert validate_target({**WEB, "labels": labels}, create=True)["labels"] == labels
+    for port in (props["port"]["minimum"], props["port"]["maximum"]):
+        assert validate_target({**WEB, "port": port}, create=True)["port"] == port
+    assert validate_target(WEB, create=True)["port"] == props["port"]["default"]
+    assert re.fullmatch(props["path"]["pattern"], "/srv/web")
+    assert not re.fullmatch(props["path"]["pattern"], "/srv/my app")
