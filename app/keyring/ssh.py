@@ -22,11 +22,14 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tortoise.exceptions import IntegrityError
 
+from app.db.clients import settled
 from app.keyring.vault import Vault
 from app.models import HostKey
 
@@ -189,9 +192,7 @@ async def check_host(project_id: object, host: str, port: int) -> list[str]:
     if any(pin.fingerprint == offered_print for pin in trusted):
         return [pin.key for pin in trusted]
     if not any(pin.fingerprint == offered_print for pin in pins):
-        await HostKey.create(
-            project_id=project_id, host=host, port=port, key=offered, fingerprint=offered_print
-        )
+        await record(project_id, host, port, offered)
     where = host if port == 22 else f"[{host}]:{port}"
     if trusted:
         raise HostKeyError(
@@ -203,6 +204,20 @@ async def check_host(project_id: object, host: str, port: int) -> list[str]:
         f"the host key of {where} is not trusted yet: {offered_print}; "
         "check it and accept it (capstan host-keys accept), or add a known_hosts entry"
     )
+
+
+async def record(project_id: object, host: str, port: int, key: str) -> HostKey:
+    """The project's row for `key` of `host:port`: the one there is, else a new one, untrusted.
+    The write runs to its end even if the caller is cancelled meanwhile."""
+    where: dict[str, Any] = {"project_id": project_id, "host": host, "port": port,
+                             "fingerprint": fingerprint(key)}  # fmt: skip
+    found = await HostKey.get_or_none(**where)
+    if found is not None:
+        return found
+    try:
+        return await settled(HostKey.create(**where, key=key))
+    except IntegrityError:  # recorded by another connection just now
+        return await HostKey.get(**where)
 
 
 def known_hosts_line(host: str, port: int, key: str) -> str:

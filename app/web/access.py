@@ -136,10 +136,7 @@ async def _trust(request: Request, project: Project, given: list[ssh.Pin]) -> li
     now, who = dt.datetime.now(dt.UTC), actor(request)
     pins = []
     for pin in dict.fromkeys(given):
-        row, _ = await HostKey.get_or_create(
-            project_id=project.id, host=pin.host, port=pin.port,
-            fingerprint=ssh.fingerprint(pin.key), defaults={"key": pin.key},
-        )  # fmt: skip
+        row = await ssh.record(project.id, pin.host, pin.port, pin.key)
         if not row.trusted:
             row.trusted, row.accepted_by, row.accepted_at = True, who, now
             await row.save(update_fields=["trusted", "accepted_by", "accepted_at"])
@@ -159,10 +156,7 @@ async def _scan(request: Request, project: Project, body: dict[str, Any]) -> Hos
         key = await ssh.scan(host, port)
     except ssh.HostKeyError as exc:
         raise Invalid(str(exc), field="host", code="host_unreachable") from None
-    row, _ = await HostKey.get_or_create(
-        project_id=project.id, host=host, port=port, fingerprint=ssh.fingerprint(key),
-        defaults={"key": key},
-    )  # fmt: skip
+    row = await ssh.record(project.id, host, port, key)
     details = {"fingerprint": row.fingerprint, "trusted": row.trusted}
     await record(request, "host_key.scan", project.name, target=f"{host}:{port}", details=details)
     return row
