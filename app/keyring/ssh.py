@@ -202,7 +202,8 @@ async def check_host(project_id: object, host: str, port: int) -> list[str]:
         )
     raise HostKeyError(
         f"the host key of {where} is not trusted yet: {offered_print}; "
-        "check it and accept it (capstan host-keys accept), or add a known_hosts entry"
+        "check it and accept it (the project's Access page, or capstan host-keys accept), "
+        "or add a known_hosts entry"
     )
 
 
