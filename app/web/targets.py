@@ -115,8 +115,9 @@ async def get_target(request: Request) -> Response:
 
 async def update_target(request: Request) -> Response:
     """Change a target's host, port, user, path or labels (not its name)."""
+    body = await json_body(request)  # a malformed body is a 400 whatever the path names
     target, project = await find_target(request)
-    changes = validate_target(await json_body(request), create=False)
+    changes = validate_target(body, create=False)
     changes = {k: v for k, v in changes.items() if getattr(target, k) != v}
     if changes:
         await _not_deploying(project)
