@@ -13,7 +13,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from tortoise.expressions import Q
 
 from app.errors import Invalid, NotFound
 from app.keyring import ssh
@@ -177,11 +176,9 @@ async def accept_host_key(request: Request) -> Response:
     and port (a host whose key changed), which stops being trusted."""
     project = await find_project(request)
     pin = await _host_key(request, project)
-    algorithm = pin.key.split()[0]
-    same_kind = Q(key__startswith=f"{algorithm} ") & ~Q(id=pin.id)
-    replaced = await HostKey.filter(
-        same_kind, project_id=project.id, host=pin.host, port=pin.port, trusted=True
-    )
+    pinned = HostKey.filter(project_id=project.id, host=pin.host, port=pin.port, trusted=True)
+    kind = pin.key.split()[0]
+    replaced = [old for old in await pinned.exclude(id=pin.id) if old.key.split()[0] == kind]
     for old in replaced:
         old.trusted = False
         await old.save(update_fields=["trusted"])
