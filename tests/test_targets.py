@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
+import signal
 import threading
 import uuid
 from collections.abc import Iterator
@@ -13,9 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from conftest import Capstan, Repo, eventually
+from conftest import Capstan, Repo, eventually, free_port, sign_in_as_admin
 from sshd import Sshd
+from test_durability import server_env, start, stop, wait_ready
+from test_processes import alive, gone, marker
 
 from app.domain.pipeline import validate_project
 from app.engine import targets
@@ -24,6 +27,7 @@ from app.keyring import ssh
 from app.keyring.keys import read_keys
 from app.keyring.vault import Vault
 from app.models import HostKey, Project, Target
+from app.settings import Settings
 
 
 async def add_target(capstan: Capstan, project: str, server: Sshd, name: str, path: Path) -> Target:
@@ -72,18 +76,6 @@ def health_server() -> Iterator[ThreadingHTTPServer]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-def processes(marker: str) -> list[str]:
-    """Command lines of the live processes that contain `marker` (none of this test's)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            with contextlib.suppress(OSError):
-                line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                if marker in line and "pgrep" not in line:
-                    found.append(line)
-    return found
 
 
 async def test_connect_uses_the_target_key_and_refuses_a_changed_host_key(
@@ -212,23 +204,22 @@ async def test_a_failed_health_check_rolls_every_switched_host_back_and_runs_on_
 async def test_cancel_mid_remote_stage_leaves_nothing_running_on_the_target(
     capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], tmp_path: Path
 ) -> None:
-    marker = f"300.{random.randrange(10**6, 10**7)}"  # sleep's argument: in every cmdline
-    script = f"trap '' TERM; sleep {marker} & sleep {marker} & wait"  # deaf to TERM
+    token = marker()  # sleep's argument: in the command line of every process of the stage
+    script = f"trap '' TERM; sleep {token} & sleep {token} & wait"  # deaf to TERM
     stages = [{"name": "serve", "run": script, "on": "targets"}]
     await two_targets(capstan, sshd_pair, tmp_path, stages=stages)
     dep = await capstan.trigger()
 
     async def running() -> bool:
-        return len(processes(f"sleep {marker}")) == 4
+        return (
+            len([p for p in alive(token) if _read(Path(f"/proc/{p}/cmdline")).startswith(b"sleep")])
+            == 4
+        )
 
     await eventually(running, timeout=15)
     response = await capstan.http.post(f"/api/v1/deployments/{dep['id']}/cancel")
     assert response.json()["status"] == "CANCELLED"
-
-    async def gone() -> bool:
-        return processes(marker) == []
-
-    await eventually(gone, timeout=8)
+    await eventually(lambda: gone(token), timeout=8)
 
 
 async def test_a_changed_host_key_refuses_the_deployment(
@@ -246,9 +237,9 @@ async def test_a_changed_host_key_refuses_the_deployment(
 async def test_secrets_reach_a_remote_stage_by_its_environment_never_its_command_line(
     capstan: Capstan, sshd: Sshd, tmp_path: Path
 ) -> None:
-    marker = f"300.{random.randrange(10**6, 10**7)}"
+    token = marker()
     # (the masker holds back a tail as long as a secret until more output comes)
-    run = f'echo "token: $API_TOKEN"; printf "%0100d\\n" 0; sleep {marker}'
+    run = f'echo "token: $API_TOKEN"; printf "%0100d\\n" 0; sleep {token}'
     await capstan.create_project(stages=[{"name": "deploy", "run": run, "on": "targets"}])
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     put = await capstan.http.put("/api/v1/projects/web/secrets/API_TOKEN", json={"value": secret})
@@ -256,19 +247,12 @@ async def test_secrets_reach_a_remote_stage_by_its_environment_never_its_command
     await add_target(capstan, "web", sshd, "web-1", tmp_path / "srv")
     dep = await capstan.trigger()
 
-    sleepers: list[Path] = []
-
     async def running() -> bool:
-        sleepers[:] = [
-            entry
-            for entry in Path("/proc").iterdir()
-            if entry.name.isdigit() and _read(entry / "cmdline") == f"sleep\0{marker}\0".encode()
-        ]
-        return bool(sleepers)
+        return bool(_sleepers(token))
 
     await eventually(running, timeout=15)
-    assert processes(secret) == []
-    sleeper = sleepers[0]
+    assert alive(secret) == []
+    sleeper = _sleepers(token)[0]
     assert f"API_TOKEN={secret}".encode() in _read(sleeper / "environ").split(b"\0")
 
     async def logged() -> bool:
@@ -277,6 +261,15 @@ async def test_secrets_reach_a_remote_stage_by_its_environment_never_its_command
     await eventually(logged, timeout=10)
     await capstan.http.post(f"/api/v1/deployments/{dep['id']}/cancel")
     assert secret not in await capstan.log(dep["id"])
+
+
+def _sleepers(token: str) -> list[Path]:
+    """/proc entries of the live `sleep TOKEN` processes."""
+    return [
+        Path(f"/proc/{pid}")
+        for pid in alive(token)
+        if _read(Path(f"/proc/{pid}/cmdline")) == f"sleep\0{token}\0".encode()
+    ]
 
 
 def _read(path: Path) -> bytes:
@@ -288,14 +281,14 @@ def _read(path: Path) -> bytes:
 async def test_a_remote_stage_that_times_out_fails_and_is_stopped_on_the_target(
     capstan: Capstan, sshd: Sshd, tmp_path: Path
 ) -> None:
-    marker = f"300.{random.randrange(10**6, 10**7)}"
-    stage = {"name": "serve", "run": f"sleep {marker}", "on": "targets", "timeout": 1}
+    token = marker()
+    stage = {"name": "serve", "run": f"sleep {token}", "on": "targets", "timeout": 1}
     await capstan.create_project(stages=[stage])
     await add_target(capstan, "web", sshd, "web-1", tmp_path / "srv")
     failed = await capstan.wait_for((await capstan.trigger())["id"], "FAILED")
     assert failed["error"] == "stage serve on web-1 timed out after 1 s"
     assert failed["stages"][0]["status"] == "failed"
-    assert processes(marker) == []
+    assert alive(token) == []
 
 
 async def test_prune_keeps_the_newest_releases_and_the_current_one_on_a_target(
@@ -355,3 +348,53 @@ def test_target_fields_have_defaults_and_old_stages_stay_local() -> None:
         "expect_status": 200,
     }  # fmt: skip
     assert made["stages"][1]["on"] == "targets" and "on" not in made["stages"][0]
+
+
+async def test_a_run_resumed_after_its_server_died_stops_the_lost_remote_stage_and_runs_it_again(
+    settings: Settings, sshd: Sshd, tmp_path: Path
+) -> None:
+    """A real `capstan serve` killed with SIGKILL mid-remote-stage: the stage's processes on the
+    target outlive it (no pid namespace there); the restarted server stops them by the
+    deployment's id in their environment, then runs the stage again."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = server_env(settings, CAPSTAN_PORT=str(port), CAPSTAN_SINGLE_TEAM="1",
+                     CAPSTAN_DATABASE_URL=settings.database_url,
+                     CAPSTAN_REDIS_URL=settings.redis_url)  # fmt: skip
+    token, flag = marker(), tmp_path / "crashed"
+    script = f"if [ -f {flag} ]; then echo second run; else touch {flag}; sleep {token}; fi"
+    log = tmp_path / "serve.log"
+    proc = start(["serve"], env, log)
+    try:
+        await wait_ready(url, proc, log)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            await sign_in_as_admin(http, settings.data_dir)
+            capstan = Capstan(settings, http)
+            await capstan.create_project(stages=[{"name": "serve", "run": script, "on": "targets"}])
+            made = await http.post("/api/v1/projects/web/targets", json={
+                "name": "web-1", "host": sshd.host, "port": sshd.port, "user": sshd.user,
+                "path": str(tmp_path / "srv")})  # fmt: skip
+            assert made.status_code == 201, made.text
+            sshd.authorize(made.json()["public_key"])
+            pinned = await http.post("/api/v1/projects/web/host-keys",
+                                     json={"known_hosts": sshd.known_hosts})  # fmt: skip
+            assert pinned.is_success, pinned.text
+            dep = await capstan.trigger()
+            await eventually(lambda: _running(token), timeout=20)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            assert alive(token), "without a pid namespace the remote stage outlives the server"
+            proc = start(["serve"], env, log)
+            await wait_ready(url, proc, log)
+            done = await capstan.wait_for(dep["id"], "COMPLETED", timeout=60)
+            assert alive(token) == []
+            text = await capstan.log(dep["id"])
+            assert "stage serve on targets was interrupted; running it again" in text
+            assert "[web-1] second run" in text
+            assert done["targets"][0]["status"] == "healthy"
+    finally:
+        stop(proc)
+
+
+async def _running(token: str) -> bool:
+    return bool(alive(token))
