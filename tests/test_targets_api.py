@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 import asyncssh
@@ -18,6 +19,8 @@ from sshd import Sshd
 from test_access import add_user
 from test_cli import capstan_cli
 
+from app.cli.main import build_parser
+from app.domain.pipeline import validate_project
 from app.domain.targets import EDITABLE, validate_target
 from app.errors import Invalid
 from app.keyring import ssh
@@ -307,3 +310,16 @@ def test_the_documented_bounds_are_the_validators() -> None:
     assert validate_target(WEB, create=True)["port"] == props["port"]["default"]
     assert re.fullmatch(props["path"]["pattern"], "/srv/web")
     assert not re.fullmatch(props["path"]["pattern"], "/srv/my app")
+
+
+def test_the_readme_walkthrough_uses_commands_and_fields_that_exist() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Deploying to servers\n", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^\./run (.+?)(?:\s+#.*)?$", section, re.M)
+    assert len(commands) >= 5
+    for command in commands:
+        build_parser().parse_args(shlex.split(command))  # exits on a wrong one
+    (spec,) = re.findall(r"^```json\n(.*?)^```$", section, re.M | re.S)
+    project = validate_project(json.loads(spec), create=False)
+    assert any(stage.get("on") == "targets" for stage in project["stages"])
+    assert {"strategy", "batch_size", "health_check"} <= project.keys()
