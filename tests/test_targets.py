@@ -21,7 +21,7 @@ from test_durability import server_env, start, stop, wait_ready
 from test_processes import alive, gone, marker
 
 from app.domain.pipeline import validate_project
-from app.engine import targets
+from app.engine import health, targets
 from app.errors import Invalid
 from app.keyring import ssh
 from app.keyring.keys import read_keys
@@ -164,13 +164,16 @@ async def two_targets(
     return a, b
 
 
+@pytest.mark.parametrize("strategy", ["all", "rolling"])
 async def test_a_failed_health_check_rolls_every_switched_host_back_and_runs_on_rollback(
-    capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], tmp_path: Path
+    capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], tmp_path: Path, strategy: str
 ) -> None:
+    """`all`: both hosts switch, web-2 fails its check. `rolling`: web-1 switches and passes,
+    then web-2 (the second batch) fails: web-1 is rolled back too."""
     deploy = {"name": "deploy", "run": "echo deployed", "on": "targets"}
     on_rollback = 'echo "restored $(basename "$(pwd -P)") on $CAPSTAN_TARGET" | tee restored.txt'
     a, b = await two_targets(
-        capstan, sshd_pair, tmp_path, stages=[deploy], strategy="all", on_rollback=on_rollback
+        capstan, sshd_pair, tmp_path, stages=[deploy], strategy=strategy, on_rollback=on_rollback
     )
     good = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
     check = {"command": 'test "$CAPSTAN_TARGET" != web-2', "retries": 1, "interval": 1}
@@ -192,6 +195,9 @@ async def test_a_failed_health_check_rolls_every_switched_host_back_and_runs_on_
     rows = {t.name: t for t in await Target.all()}
     assert rows["web-1"].health["ok"] is True and rows["web-2"].health["ok"] is False  # type: ignore[index]
     assert rows["web-2"].current_release == good["release"]
+    if strategy == "rolling":
+        assert log.index("health check on web-1 passed") < log.index("batch 2 of 2: web-2")
+        return
 
     stage = {**deploy, "run": 'test "$CAPSTAN_TARGET" != web-1'}
     await capstan.http.patch("/api/v1/projects/web", json={"stages": [stage]})
@@ -199,6 +205,41 @@ async def test_a_failed_health_check_rolls_every_switched_host_back_and_runs_on_
     assert early["error"] == "stage deploy on web-1 exited with code 1"
     assert current(a) == current(b) == good["release"]
     assert [t["status"] for t in early["targets"]] == ["failed", "shipped"]
+
+
+async def test_stages_on_targets_are_skipped_when_the_project_has_none(capstan: Capstan) -> None:
+    stages = [{"name": "build", "run": "echo built"},
+              {"name": "deploy", "run": "exit 1", "on": "targets"}]  # fmt: skip
+    await capstan.create_project(stages=stages)
+    done = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+    assert [s["status"] for s in done["stages"]] == ["succeeded", "skipped"]
+    assert done["targets"] is None
+    log = await capstan.log(done["id"])
+    assert "[capstan] no targets: skipping the stages on targets (deploy)" in log
+
+
+async def test_a_url_health_check_fails_on_an_unexpected_status_after_its_retries(
+    health_server: ThreadingHTTPServer,
+) -> None:
+    said: list[str] = []
+
+    async def say(text: str) -> None:
+        said.append(text)
+
+    async def output(data: bytes) -> None:
+        raise AssertionError("a url check prints nothing")
+
+    host = targets.Host(Target(name="web-1", host="127.0.0.1"), None, "", "")  # type: ignore[arg-type]
+    spec = {"url": f"http://{{host}}:{health_server.server_port}/missing", "timeout": 5,
+            "retries": 1, "interval": 1, "expect_status": 200}  # fmt: skip
+    failure = await health.check(spec, host, env={}, grace=1, on_output=output, say=say)
+    assert failure == "expected 200, got 404"
+    assert said == ["health check on web-1 failed: expected 200, got 404 (attempt 1 of 2); "
+                    "again in 1 s"]  # fmt: skip
+    spec["url"] = f"http://{{host}}:{free_port()}/health"
+    failure = await health.check({**spec, "retries": 0}, host, env={}, grace=1,
+                                 on_output=output, say=say)  # fmt: skip
+    assert failure is not None and failure.startswith("GET http://127.0.0.1:")
 
 
 async def test_cancel_mid_remote_stage_leaves_nothing_running_on_the_target(

@@ -254,7 +254,8 @@ class Rollout:
         except TargetError as exc:
             return f"switching current on {target.name} failed: {exc}"
         await self._mark(target, SWITCHED)
-        await self.sink.say(f"{target.name}: current -> {self.release} (was {entry['previous']})")
+        was = entry["previous"] or "none"
+        await self.sink.say(f"{target.name}: current -> {self.release} (was {was})")
         return None
 
     async def _check(self, target: Target) -> str | None:
@@ -296,7 +297,7 @@ class Rollout:
         except TargetError as exc:
             return f"rolling back {name} failed: {exc}"
         await self._mark(host.target, ROLLED_BACK)
-        await self.sink.say(f"{name}: current -> {previous or '(none)'}")
+        await self.sink.say(f"{name}: current -> {previous or 'none (removed)'}")
         if previous is None:
             return None
         return await self._on_rollback(host)
@@ -339,7 +340,8 @@ class Rollout:
                 "release": self.release,
             }  # fmt: skip
             await self._save_progress()
-            await self.sink.say(f"{target.name}: current -> {self.release} (was {previous})")
+            was = previous or "none"
+            await self.sink.say(f"{target.name}: current -> {self.release} (was {was})")
             await settled(Target.filter(id=target.id).update(current_release=self.dep.release))
             return await self._on_rollback(host)
 

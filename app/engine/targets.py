@@ -33,7 +33,7 @@ from app.engine import process
 from app.engine.process import OnOutput, StageTimeout
 from app.keyring import ssh
 from app.keyring.vault import Vault
-from app.models import Target
+from app.models import HostKey, Target
 
 CONNECT_TIMEOUT = 15.0
 COMMAND_TIMEOUT = 60.0
@@ -113,9 +113,25 @@ async def connect(vault: Vault, target: Target) -> asyncssh.SSHClientConnection:
     keys the project pinned. Raises `ssh.HostKeyError` for an unknown or changed host key,
     `asyncssh.Error`/`OSError`/`TimeoutError` when the host cannot be reached or refuses the
     key."""
-    trusted = await ssh.check_host(target.project_id, target.host, target.port)
+    return (await _pinned(vault, target))[0]
+
+
+async def _pinned(vault: Vault, target: Target) -> tuple[asyncssh.SSHClientConnection, str, str]:
+    """The connection, the private key and the known_hosts text it trusted. The handshake
+    itself checks the host key against the trusted pins; only a host that offers none of them
+    costs a second look (`check_host`: its key recorded, the clear refusal)."""
     private = ssh.unseal(vault, target.key, ssh.target_key_purpose(target.id))
-    return await _connect(target, private, known_hosts(target, trusted))
+    pins = HostKey.filter(project_id=target.project_id, host=target.host, port=target.port)
+    trusted = [pin.key for pin in await pins.filter(trusted=True)]
+    if trusted:
+        try:
+            text = known_hosts(target, trusted)
+            return await _connect(target, private, text), private, text
+        except asyncssh.HostKeyNotVerifiable:
+            pass
+    trusted = await ssh.check_host(target.project_id, target.host, target.port)
+    text = known_hosts(target, trusted)
+    return await _connect(target, private, text), private, text
 
 
 async def _connect(target: Target, private: str, pins: str) -> asyncssh.SSHClientConnection:
@@ -165,11 +181,8 @@ class Host:
 async def open_host(vault: Vault, target: Target) -> Host:
     """Connect to `target` (see `connect`); errors become `ssh.HostKeyError` or
     `TargetError`, with the target's name in the message."""
-    trusted = await ssh.check_host(target.project_id, target.host, target.port)
-    private = ssh.unseal(vault, target.key, ssh.target_key_purpose(target.id))
-    pins = known_hosts(target, trusted)
     try:
-        conn = await _connect(target, private, pins)
+        conn, private, pins = await _pinned(vault, target)
     except (asyncssh.Error, OSError, TimeoutError) as exc:
         raise TargetError(f"cannot connect to {target.name}: {_reason(exc)}") from None
     return Host(target, conn, private, pins)
