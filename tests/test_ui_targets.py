@@ -5,6 +5,8 @@ is (not) offered."""
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -97,9 +99,11 @@ def test_a_check_against_a_real_sshd_says_its_host_key_is_not_trusted_yet(
     sshd.authorize(browsing.api.get("/api/v1/projects/checked/targets/box").json()["public_key"])
     page.reload()
     expect(card.locator(".host-key .badge")).to_have_text("trusted")
+    expect(card.locator(".last-check .outdated")).to_be_visible()
     card.locator("text=Check connection").click()
     expect(card.locator(".last-check .status")).to_have_text("ok")
     expect(card.locator(".last-check")).to_contain_text(f"logged in to {sshd.user}@{sshd.host}")
+    expect(card.locator(".last-check .outdated")).to_have_count(0)
 
     # A check of the old address says nothing about a new one.
     moved = browsing.api.patch("/api/v1/projects/checked/targets/box", json={"port": 2})
@@ -157,3 +161,38 @@ def test_the_strategy_and_health_check_are_set_in_settings_and_shown_with_the_ta
     expect(page.locator("#f-health_check")).to_contain_text('"retries": 5')
     expect(page.locator("#f-batch_size")).to_have_value("2")
     browsing.screenshot("settings-targets")
+
+
+def test_a_deployment_to_a_real_sshd_shows_its_release_and_health_on_the_page(
+    browsing: Browsing, sshd: Sshd, tmp_path: Path
+) -> None:
+    stages = [{"name": "build", "run": "echo built > built.txt"},
+              {"name": "greet", "run": "cat built.txt", "on": "targets"}]  # fmt: skip
+    browsing.project("shipped", stages=stages, health_check={"command": "test -f built.txt"})
+    api = browsing.api
+    target = {"name": "box", "host": sshd.host, "port": sshd.port, "user": sshd.user,
+              "path": str(tmp_path / "box")}  # fmt: skip
+    made = api.post("/api/v1/projects/shipped/targets", json=target).json()
+    sshd.authorize(made["public_key"])
+    api.post("/api/v1/projects/shipped/targets/box/check")  # records the host key
+    (pin,) = api.get("/api/v1/projects/shipped/host-keys").json()["host_keys"]
+    assert api.post(f"/api/v1/projects/shipped/host-keys/{pin['id']}/accept").is_success
+    dep = api.post("/api/v1/projects/shipped/deployments").json()
+    deadline = time.monotonic() + 60
+    while (found := api.get(f"/api/v1/deployments/{dep['id']}").json())["status"] in (
+        "PENDING", "IN_PROGRESS"
+    ):  # fmt: skip
+        assert time.monotonic() < deadline, found
+        time.sleep(0.2)
+    assert found["status"] == "COMPLETED", found
+
+    page = browsing.sign_in()
+    page.goto(browsing.url + "/projects/shipped/targets")
+    card = page.locator("#target-box")
+    expect(card.locator(".release")).to_have_text(found["release"])
+    expect(card.locator(".health .status")).to_have_text("ok")
+    expect(card.locator(".last-check .outdated")).to_contain_text("check again")
+    expect(page.locator("#target-stages")).to_have_text("greet")
+    expect(page.locator("#health-check")).to_contain_text("the command below exiting 0")
+    assert (tmp_path / "box" / "current" / "built.txt").read_text() == "built\n"
+    browsing.screenshot("targets-deployed")

@@ -7,6 +7,7 @@ host keys are accepted on the Access page (`app.web.pages.access`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -40,6 +41,18 @@ def host_key_state(target: Target, pins: list[HostKey]) -> dict[str, Any]:
     return {"state": "unseen"}
 
 
+def outdated(check: dict[str, Any] | None, host_key: dict[str, Any]) -> bool:
+    """Whether a connection check ran before the host key it met was accepted."""
+    if not check or not isinstance(check.get("at"), str):
+        return False
+    accepted = [pin.accepted_at for pin in host_key.get("trusted", []) if pin.accepted_at]
+    try:
+        at = datetime.fromisoformat(check["at"])
+    except ValueError:
+        return False
+    return any(when > at for when in accepted)
+
+
 def health_check_text(check: dict[str, Any] | None) -> str | None:
     """The project's health check in a sentence (None: there is none)."""
     if not check:
@@ -68,10 +81,11 @@ async def project_targets(request: Request) -> Response:
     rows = await Target.filter(project_id=project.id).order_by("name")
     pins = await HostKey.filter(project_id=project.id).order_by("seen_at", "id")
     checks = await last_checks(runtime(request).jobs.redis, rows)
-    targets = [
-        {**target_json(t), "host_key": host_key_state(t, pins), "check": checks.get(t.id)}
-        for t in rows
-    ]
+    targets = []
+    for t in rows:
+        host_key, check = host_key_state(t, pins), checks.get(t.id)
+        targets.append({**target_json(t), "host_key": host_key, "check": check,
+                        "check_outdated": outdated(check, host_key)})  # fmt: skip
     submitted = failure["submitted"] if failure and failure["form"] == "add" else {}
     values = {**NEW_TARGET, **{k: v for k, v in submitted.items() if k != "labels"}}
     values["labels"] = "\n".join(str(v) for v in submitted.get("labels") or [])
