@@ -106,10 +106,13 @@ async def test_a_rolling_deployment_reaches_each_host_in_turn_and_ships_only_wha
          "on": "targets"},
     ]  # fmt: skip
     url = f"http://{{host}}:{health_server.server_port}/health"
-    await capstan.create_project(
+    made = await capstan.create_project(
         repo_url=repo.url, stages=stages, strategy="rolling", batch_size=1, keep_releases=2,
         health_check={"url": url, "retries": 0},
     )  # fmt: skip
+    assert made["strategy"] == "rolling" and made["batch_size"] == 1
+    assert made["health_check"] == {"url": url, "retries": 0, "timeout": 10, "interval": 2,
+                                    "expect_status": 200}  # fmt: skip
     a, b = tmp_path / "a", tmp_path / "b"
     await add_target(capstan, "web", sshd_pair[0], "web-1", a)
     await add_target(capstan, "web", sshd_pair[1], "web-2", b)
@@ -362,6 +365,8 @@ async def test_prune_keeps_the_newest_releases_and_the_current_one_on_a_target(
         ({"batch_size": 101}, "batch_size"),
         ({"health_check": {"url": "ftp://{host}/"}}, "health_check.url"),
         ({"health_check": {"url": "http://{host}:99999/"}}, "health_check.url"),
+        ({"health_check": {"url": "http://[::1/"}}, "health_check.url"),
+        ({"health_check": {"url": "http://{host}/\n"}}, "health_check.url"),
         ({"health_check": {"url": "http://{host}/", "command": "true"}}, "health_check"),
         ({"health_check": {"command": "true", "expect_status": 200}},
          "health_check.expect_status"),

@@ -286,11 +286,11 @@ def _health_url(value: object) -> str:
     where = "health_check.url"
     if not isinstance(value, str) or len(value) > MAX_HEALTH_URL:
         raise Invalid("url must be an http or https URL", field=where)
-    parts = urllib.parse.urlsplit(value.replace("{host}", "host.invalid"))
     try:
+        parts = urllib.parse.urlsplit(value.replace("{host}", "host.invalid"))
         parts.port  # noqa: B018 (raises ValueError for a bad port)
     except ValueError:
-        parts = parts._replace(scheme="")
+        parts = urllib.parse.urlsplit("")
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
