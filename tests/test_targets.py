@@ -245,6 +245,22 @@ async def test_a_url_health_check_fails_on_an_unexpected_status_after_its_retrie
     assert failure is not None and failure.startswith("GET http://127.0.0.1:")
 
 
+async def test_a_stage_whose_connection_dropped_is_retried_over_a_new_one(
+    capstan: Capstan, sshd: Sshd, tmp_path: Path
+) -> None:
+    flag = tmp_path / "dropped"
+    # The launcher's parent is the connection's sshd process: killing it drops the connection.
+    run = (f"if [ ! -f {flag} ]; then touch {flag}; kill -9 $(ps -o ppid= -p $PPID); sleep 5;"
+           " fi; echo second attempt")  # fmt: skip
+    stage = {"name": "deploy", "run": run, "on": "targets", "retries": 1}
+    await capstan.create_project(stages=[stage])
+    await add_target(capstan, "web", sshd, "web-1", tmp_path / "srv")
+    done = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
+    log = await capstan.log(done["id"])
+    assert "stage deploy on web-1 failed: web-1: " in log and "attempt 2 in 1 s" in log
+    assert "[web-1] second attempt" in log
+
+
 async def test_cancel_mid_remote_stage_leaves_nothing_running_on_the_target(
     capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], tmp_path: Path
 ) -> None:

@@ -214,12 +214,12 @@ class Rollout:
         """Run a stage on one host with its retries: None once it succeeded, or why it failed
         and its last exit code."""
         assert spec.run is not None
-        host, failures, attempt = self.hosts[target.name], 0, 0
-        metrics = self.runner.engine.metrics
+        failures, attempt, metrics = 0, 0, self.runner.engine.metrics
         while True:
             attempt += 1
-            started = time.monotonic()
+            host, started = self.hosts[target.name], time.monotonic()
             code: int | None
+            lost = False
             try:
                 code = await targets.run_script(
                     host,
@@ -231,8 +231,10 @@ class Rollout:
                     on_output=self.sink.write,
                 )
                 error = f"exited with code {code}"
-            except (StageTimeout, TargetError) as exc:
+            except StageTimeout as exc:
                 code, error = None, str(exc)
+            except TargetError as exc:
+                code, error, lost = None, f"failed: {exc}", True
             verdict = judge(code, failures, spec.retries)
             metrics.stage_seconds.labels(verdict.status.value).observe(time.monotonic() - started)
             if verdict.retry_in is None:
@@ -246,6 +248,19 @@ class Rollout:
                 f"attempt {attempt + 1} in {verdict.retry_in} s"
             )
             await asyncio.sleep(verdict.retry_in)
+            if lost:
+                await self._reconnect(target)
+
+    async def _reconnect(self, target: Target) -> None:
+        """A fresh connection to the host after one failed (the next attempt on a dead one
+        would fail the same way); the old one stays if the host cannot be reached now."""
+        try:
+            fresh = await targets.open_host(self.runner.engine.vault, target)
+        except (HostKeyError, TargetError) as exc:
+            await self.sink.say(f"reconnecting to {target.name} failed: {exc}")
+            return
+        self.hosts[target.name].close()
+        self.hosts[target.name] = fresh
 
     async def _switch(self, target: Target) -> str | None:
         host, entry = self.hosts[target.name], self.progress[target.name]
@@ -282,7 +297,11 @@ class Rollout:
     async def _fail(self, error: str) -> str:
         """Switch every host that moved back to its previous release and run `on_rollback`
         there; the deployment's error names the hosts rolled back."""
-        moved = [name for name, p in self.progress.items() if p["status"] in MOVED | {ROLLED_BACK}]
+        moved = [
+            name
+            for name, p in self.progress.items()
+            if p["status"] in MOVED | {ROLLED_BACK} and name in self.hosts
+        ]
         if not moved:
             return error
         await self.sink.say(f"{error}; rolling back {', '.join(moved)}")

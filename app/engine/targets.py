@@ -265,6 +265,8 @@ async def ship(
             )
         except StageTimeout as exc:
             raise TargetError(f"shipping to {host.name} {exc}") from None
+        except FileNotFoundError:
+            raise TargetError("rsync is not installed on the Capstan host") from None
         finally:
             await lines.close()
     if code != 0:
