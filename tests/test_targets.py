@@ -258,7 +258,8 @@ async def test_a_stage_whose_connection_dropped_is_retried_over_a_new_one(
     done = await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED")
     log = await capstan.log(done["id"])
     assert "stage deploy on web-1 failed: web-1: " in log and "attempt 2 in 1 s" in log
-    assert "[web-1] second attempt" in log
+    assert "[web-1] second attempt" in log and "==> deploy (attempt 2)" in log
+    assert done["stages"][0]["attempt"] == 2
 
 
 async def test_cancel_mid_remote_stage_leaves_nothing_running_on_the_target(

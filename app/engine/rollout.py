@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.db.clients import settled
-from app.domain.pipeline import StageSpec, judge
+from app.domain.pipeline import judge
 from app.domain.status import Kind, StageStatus, Strategy
 from app.engine import health, targets
 from app.engine.process import StageTimeout
@@ -193,12 +193,11 @@ class Rollout:
         return None
 
     async def _stage(self, index: int, todo: list[Target]) -> str | None:
-        spec = self.runner.specs[index]
         await self.runner._set_stage(
             index, StageStatus.RUNNING, attempt=1, exit_code=None, started_at=stamp(),
             finished_at=None,
         )  # fmt: skip
-        results = await each(self._attempts(spec, t) for t in todo)
+        results = await each(self._attempts(index, t) for t in todo)
         failures = [r for r in results if r is not None]
         if failures:
             error, code = failures[0]
@@ -210,13 +209,16 @@ class Rollout:
         await self.runner._save(stage_index=index + 1)
         return None
 
-    async def _attempts(self, spec: StageSpec, target: Target) -> tuple[str, int | None] | None:
+    async def _attempts(self, index: int, target: Target) -> tuple[str, int | None] | None:
         """Run a stage on one host with its retries: None once it succeeded, or why it failed
-        and its last exit code."""
+        and its last exit code. The stage's `attempt` is the highest of its hosts'."""
+        spec, state = self.runner.specs[index], self.runner.stages[index]
         assert spec.run is not None
         failures, attempt, metrics = 0, 0, self.runner.engine.metrics
         while True:
             attempt += 1
+            if attempt > state["attempt"]:
+                await self.runner._set_stage(index, StageStatus.RUNNING, attempt=attempt)
             host, started = self.hosts[target.name], time.monotonic()
             code: int | None
             lost = False
