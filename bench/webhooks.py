@@ -1,7 +1,8 @@
 """100 concurrent signed GitHub push deliveries to 100 distinct projects.
 
 Prints the response time p50/p99 and delivery-to-first-stage-start p50/p99; the baseline is
-100 concurrent `GET /healthz` on the same server in the same run. Goal: response p99 < 100 ms.
+100 concurrent `GET /healthz` on the same server in the same run. Goal: response p99 at most
+twice the baseline's.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ async def run(url: str, data_dir: Path, headers: dict[str, str]) -> None:
     print(f"{PROJECTS} concurrent signed push deliveries to distinct projects")
     print(
         f"  response: p50 {percentile(ms, 50):.1f} ms  p99 {percentile(ms, 99):.1f} ms"
-        "  (goal p99 < 100 ms)"
+        "  (goal: p99 <= 2x the /healthz baseline's)"
     )
     print(
         f"  delivery to first stage start: p50 {percentile(start_ms, 50):.0f} ms  "
