@@ -331,11 +331,12 @@ def repo(tmp_path: Path) -> Repo:
     return r
 
 
-# Tests of process control, the CLI and forge reporting do not depend on the SQL dialect:
+# Tests of process control, the CLI, forge reporting and the SSH side of targets do not
+# depend on the SQL dialect:
 # they run on SQLite only, to keep the suite under five minutes when PostgreSQL is set.
 ONE_DATABASE = {
     "test_cli.py", "test_cli_client.py", "test_processes.py", "test_statuses.py",
-    "test_notify_cli.py",
+    "test_notify_cli.py", "test_targets.py",
 }  # fmt: skip
 # The web UI's fixtures (`browsing`, `browser`, `ui_server`): tests/ui.py; real SSH
 # servers (`sshd`, `sshd_pair`): tests/sshd.py.
