@@ -25,6 +25,7 @@ from app.bundled_redis import EmbeddedRedis
 from app.engine import reconciler
 from app.engine.bundle import Engine
 from app.engine.sandbox import Sandbox, detect
+from app.keyring import ssh
 from app.keyring.keys import open_vault
 from app.keyring.vault import Vault
 from app.logs.bus import LogHub
@@ -79,6 +80,9 @@ async def open_sandbox(settings: Settings) -> Sandbox:
 async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[Runtime]:
     """Start the parts in order and stop them in reverse; with `worker`, run jobs here too."""
     datadir.prepare(settings)
+    stale = ssh.remove_stale(ssh.scratch(settings.data_dir))
+    if stale:
+        log.info("removed key files a stopped process left", extra={"directories": stale})
     embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir)
     redis_url = settings.redis_url or await asyncio.to_thread(embedded.start)  # type: ignore[union-attr]
     applied = await db.migrate(settings)

@@ -116,8 +116,8 @@ async def test_rotation_re_encrypts_deploy_keys_and_target_keys(settings: Settin
         project, server = await Project.get(name="web"), await Target.get(name="app-1")
         assert project.deploy_key is not None
         before = Vault(old_key)
-        private = ssh.unseal(before, project.deploy_key, ssh.deploy_key_purpose(project.id))
-        target_private = ssh.unseal(before, server.key, ssh.target_key_purpose(server.id))
+        private = before.decrypt(project.deploy_key, ssh.deploy_key_purpose(project.id))
+        target_private = before.decrypt(server.key, ssh.target_key_purpose(server.id))
 
         new_key = os.urandom(32)
         code, out = await cli(local, "secrets", "rotate-key", stdin=new_key.hex().encode())
@@ -126,8 +126,8 @@ async def test_rotation_re_encrypts_deploy_keys_and_target_keys(settings: Settin
         assert project.deploy_key is not None
         assert token_key_id(project.deploy_key) == token_key_id(server.key) == key_id(new_key)
         after = Vault(new_key)
-        assert ssh.unseal(after, project.deploy_key, ssh.deploy_key_purpose(project.id)) == private
-        assert ssh.unseal(after, server.key, ssh.target_key_purpose(server.id)) == target_private
+        assert after.decrypt(project.deploy_key, ssh.deploy_key_purpose(project.id)) == private
+        assert after.decrypt(server.key, ssh.target_key_purpose(server.id)) == target_private
         shown = await capstan.http.get("/api/v1/projects/web/deploy-key")
         assert shown.json() == made.json()
     code, out = await cli(local, "secrets", "check")

@@ -85,8 +85,8 @@ async def test_a_private_repository_deploys_once_its_host_key_is_accepted_and_no
     # The private key is in no answer, log or column in plaintext.
     project = await Project.get(name="web")
     assert project.deploy_key is not None
-    private = ssh.unseal(Vault(bytes.fromhex(capstan.settings.master_key)), project.deploy_key,
-                         ssh.deploy_key_purpose(project.id))  # fmt: skip
+    vault = Vault(bytes.fromhex(capstan.settings.master_key))
+    private = vault.decrypt(project.deploy_key, ssh.deploy_key_purpose(project.id))
     secret_lines = [line for line in private.splitlines() if "PRIVATE KEY" not in line]
     assert secret_lines
     seen = [
@@ -177,6 +177,11 @@ async def test_host_keys_are_scanned_untrusted_given_trusted_accepted_and_remove
         ({"known_hosts": "example.com ssh-ed25519 bm90IGEga2V5IGF0IGFsbA=="}, "known_hosts"),
         ({"known_hosts": "\n# nothing\n"}, "known_hosts"),
         ({"host": "-oProxyCommand=x"}, "host"),
+        ({"host": ".."}, "host"),  # DNS encoding would refuse these: not a 500
+        ({"host": "a..b"}, "host"),
+        ({"host": "a" * 64 + ".example.com"}, "host"),
+        ({"host": "h*.example.com"}, "host"),
+        ({"known_hosts": f"a..b {sshd.host_key}"}, "known_hosts"),
         ({"host": sshd.host, "port": 0}, "port"),
         ({"host": sshd.host, "port": True}, "port"),
         ({"host": sshd.host, "known_hosts": sshd.known_hosts}, "body"),
@@ -207,6 +212,8 @@ async def test_host_keys_are_scanned_untrusted_given_trusted_accepted_and_remove
         ("ssh+git://[::1]:2200/app.git", SshHost("::1", 2200)),
         ("git@github.com:org/app.git", SshHost("github.com")),
         ("gitlab.example:group/app.git", SshHost("gitlab.example")),
+        ("git@GitHub.COM.:org/app.git", SshHost("github.com")),  # as hosts are pinned
+        ("ssh://[0:0::1]/app.git", SshHost("::1")),
         ("https://github.com/org/app.git", None),
         ("git://example.com/app.git", None),
         ("/srv/git/app.git", None),
@@ -217,7 +224,50 @@ def test_ssh_urls_name_the_host_whose_key_is_checked(url: str, host: SshHost | N
     assert ssh_host(url) == host
 
 
-@pytest.mark.parametrize("url", ["ssh://git@:22/app.git", "ssh://example.com:70000/app.git"])
+MALFORMED_SSH_URLS = [
+    "ssh://git@:22/app.git",
+    "ssh://example.com:70000/app.git",
+    "ssh://git@a..b/app.git",
+    "git@ho st:app.git",
+    "git@h*:app.git",
+    f"git@{'a' * 64}.example.com:app.git",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED_SSH_URLS)
 def test_a_malformed_ssh_url_is_refused(url: str) -> None:
     with pytest.raises(ValueError):
         ssh_host(url)
+
+
+async def test_a_repo_url_whose_ssh_host_is_no_host_name_is_refused_before_any_deployment(
+    capstan: Capstan,
+) -> None:
+    for url in MALFORMED_SSH_URLS:
+        made = await capstan.http.post("/api/v1/projects", json={
+            "name": "web", "repo_url": url, "stages": [{"name": "a", "run": "true"}]})  # fmt: skip
+        assert made.status_code == 422, (url, made.text)
+        assert made.json()["error"]["field"] == "repo_url", url
+    # One stored before such URLs were refused: a deployment says why, not a 500.
+    await capstan.create_project()
+    await Project.filter(name="web").update(repo_url="git@a..b:app.git")
+    refused = await capstan.http.post("/api/v1/projects/web/deployments", json={})
+    assert refused.status_code == 503, refused.text
+    assert "is not a host name" in refused.json()["error"]["message"]
+
+
+async def test_a_known_hosts_entry_pins_the_host_as_targets_and_urls_name_it(
+    capstan: Capstan, sshd: Sshd
+) -> None:
+    """Host names are compared lower-cased: a pin given for `LocalHost` is the pin of the
+    `localhost` a target or a repository URL names."""
+    await capstan.create_project()
+    line = f"[LocalHost.]:{sshd.port} {sshd.host_key}"
+    given = await capstan.http.post("/api/v1/projects/web/host-keys", json={"known_hosts": line})
+    assert given.status_code == 201, given.text
+    assert given.json()["host_keys"][0]["host"] == "localhost"
+    project = await Project.get(name="web")
+    assert await ssh.check_host(project.id, "localhost", sshd.port) == [sshd.host_key]
+    made = await capstan.http.post("/api/v1/projects/web/targets", json={
+        "name": "web-1", "host": "LOCALHOST", "user": sshd.user, "path": "/srv/web"})  # fmt: skip
+    assert made.json()["host"] == "localhost"

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import stat
 import subprocess
 from pathlib import Path
 
 import asyncssh
 import pytest
-from conftest import git
+from conftest import git, running_capstan
 from sshd import Sshd
 
 from app.keyring import ssh
 from app.models import HostKey, Project
+from app.settings import Settings
 
 
 def test_a_generated_key_is_ed25519_and_its_fingerprint_is_openssh_s(tmp_path: Path) -> None:
@@ -61,10 +65,43 @@ def test_git_clones_over_ssh_with_only_the_key_and_the_pinned_host(
     pair = ssh.generate("test")
     sshd.authorize(pair.public)
     url = f"ssh://{sshd.user}@{sshd.host}:{sshd.port}{bare}"
-    line = ssh.known_hosts_line(sshd.host, sshd.port, sshd.host_key)
-    with ssh.key_files(pair.private, line) as (key, hosts):
+    line = ssh.known_hosts(sshd.host, sshd.port, [sshd.host_key])
+    with ssh.key_files(pair.private, line, tmp_path / "scratch") as (key, hosts):
         env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent",
                "GIT_SSH_COMMAND": ssh.ssh_command(key, hosts)}  # fmt: skip
         subprocess.run(["git", "clone", "-q", url, str(tmp_path / "out")], env=env, check=True)
     assert (tmp_path / "out" / "a.txt").read_text() == "hello\n"
     assert not key.exists()
+
+
+async def test_a_host_name_dns_cannot_encode_is_unreachable_not_an_error() -> None:
+    for host in ("a..b", "a" * 64 + ".example.com"):
+        with pytest.raises(ssh.HostUnreachable, match=f"cannot reach {host}:22"):
+            await ssh.scan(host, 22)
+
+
+def test_key_files_live_in_a_private_directory_that_is_removed_after_the_block(
+    tmp_path: Path,
+) -> None:
+    root = ssh.scratch(tmp_path / "data")
+    with ssh.key_files("private", "pins", root) as (key, pins):
+        assert key.parent.parent == root and key.parent.name.startswith(f"{os.getpid()}-")
+        assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(key.stat().st_mode) == stat.S_IMODE(pins.stat().st_mode) == 0o600
+        assert key.read_text() == "private\n"
+    assert list(root.iterdir()) == []
+
+
+async def test_key_files_a_killed_server_left_are_removed_when_capstan_starts(
+    settings: Settings,
+) -> None:
+    root = ssh.scratch(settings.data_dir)
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    left = root / f"{dead.pid}-x1"  # a SIGKILLed server's git was using this key
+    left.mkdir(parents=True)
+    (left / "key").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    live = root / f"{os.getpid()}-x2"  # another Capstan process on this data dir, still running
+    live.mkdir()
+    async with running_capstan(settings):
+        assert not left.exists() and live.is_dir()

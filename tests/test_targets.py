@@ -43,7 +43,7 @@ async def add_target(capstan: Capstan, project: str, server: Sshd, name: str, pa
             project_id=row.id, host=server.host, port=server.port, key=server.host_key,
             fingerprint=ssh.fingerprint(server.host_key), trusted=True,
         )  # fmt: skip
-    sealed = ssh.seal(vault, pair.private, ssh.target_key_purpose(target_id))
+    sealed = vault.encrypt(pair.private, ssh.target_key_purpose(target_id))
     return await Target.create(
         id=target_id, project=row, name=name, host=server.host, port=server.port,
         user=server.user, path=str(path), key=sealed, key_public=pair.public,

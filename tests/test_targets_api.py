@@ -57,8 +57,8 @@ async def test_a_target_gets_its_own_key_pair_and_never_shows_the_private_half(
                          "fingerprint", "current_release", "health", "created_at",
                          "updated_at"}  # fmt: skip
     row = await Target.get(name="web-1")
-    private = ssh.unseal(Vault(*read_keys(capstan.settings)), row.key,
-                         ssh.target_key_purpose(row.id))  # fmt: skip
+    vault = Vault(*read_keys(capstan.settings))
+    private = vault.decrypt(row.key, ssh.target_key_purpose(row.id))
     derived = asyncssh.import_private_key(private).export_public_key("openssh").decode()
     assert derived.split()[1] == made["public_key"].split()[1]
     assert "PRIVATE KEY" not in await database_dump(capstan.settings.database)

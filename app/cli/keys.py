@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from app.cli.client import command, report, request, show_json
 from app.cli.exits import Exit
+from app.domain import hosts
 from app.errors import ConfigError
 from app.settings import Settings
 
@@ -115,7 +116,7 @@ def _show_pins(args: argparse.Namespace, body: dict[str, Any]) -> int:
     if args.json:
         return show_json(body)
     for pin in body["host_keys"]:
-        where = pin["host"] if pin["port"] == 22 else f"[{pin['host']}]:{pin['port']}"
+        where = hosts.host_port(pin["host"], pin["port"])
         trust = f"trusted by {pin['accepted_by']}" if pin["trusted"] else "NOT TRUSTED"
         algorithm = pin["key"].split()[0]
         print(f"{pin['id']:<6} {where:<28} {algorithm:<20} {pin['fingerprint']}  {trust}")

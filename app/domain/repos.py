@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
+from app.domain import hosts
 from app.errors import Invalid
 
 SCHEMES = ("https", "http", "ssh", "git", "git+ssh", "ssh+git", "file")
@@ -46,6 +47,10 @@ def check(url: str) -> str:
     path = local_path(url)
     if path is not None and not path.startswith("/"):
         raise Invalid(f"{USAGE}: a local path must be absolute", field="repo_url")
+    try:
+        ssh_host(url)
+    except ValueError as exc:
+        raise Invalid(f"repo_url: {exc}", field="repo_url") from None
     return url
 
 
@@ -115,7 +120,8 @@ class SshHost:
 
 def ssh_host(url: str) -> SshHost | None:
     """The host git reaches over SSH for `url` (`ssh://`, `git+ssh://`, `ssh+git://` or the
-    scp-like `user@host:path`), else None; ValueError if the host or port is malformed."""
+    scp-like `user@host:path`), else None; ValueError if the host (a name or address, see
+    `app.domain.hosts`, normalized) or port is malformed."""
     parsed = URL.fullmatch(url)
     if parsed is not None:
         if parsed["scheme"].lower() not in SSH_SCHEMES:
@@ -125,11 +131,12 @@ def ssh_host(url: str) -> SshHost | None:
         found = SCP_LIKE.match(url)
     else:
         return None
-    host = found["host"].strip("[]") if found else ""
-    if not host:
+    given = found["host"].strip("[]") if found else ""
+    if not given:
         raise ValueError(f"no host in {redact(url)}")
-    given = found.groupdict().get("port") if found else None
-    port = int(given) if given else 22
+    host = hosts.normalize(given)
+    number = found.groupdict().get("port") if found else None
+    port = int(number) if number else 22
     if not 1 <= port <= 65535:
         raise ValueError(f"port {port} is out of range")
     return SshHost(host, port)

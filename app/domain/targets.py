@@ -8,21 +8,20 @@ characters `shlex.quote` leaves alone.
 
 from __future__ import annotations
 
-import ipaddress
 import re
+from collections.abc import Callable
 from typing import Any
 
+from app.domain import hosts
 from app.errors import Invalid
 
 TARGET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LABEL = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-# RFC 1123 labels: letters, digits and inner hyphens, 1 to 63 characters each.
-HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # POSIX's portable user names: not starting with a hyphen (or a dot, or a digit).
 USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 # `shlex.quote`'s safe characters: a path of them means the same to every shell.
 PATH_CHARS = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
-MAX_HOST = 255
+MAX_HOST = hosts.MAX_HOST
 MAX_PATH = 1024
 MAX_LABELS = 20
 DEFAULT_PORT = 22
@@ -46,7 +45,9 @@ def validate_target(data: object, *, create: bool) -> dict[str, Any]:
         out["name"] = validate_target_name(data.get("name"))
     elif "name" in data:
         raise Invalid("a target cannot be renamed (remove it and add it again)", field="name")
-    checks = {"host": _host, "port": _port, "user": _user, "path": _path, "labels": _labels}
+    checks: dict[str, Callable[[object], object]] = {
+        "host": hosts.validate, "port": _port, "user": _user, "path": _path, "labels": _labels,
+    }  # fmt: skip
     for key, check in checks.items():
         if key in data:
             out[key] = check(data[key])
@@ -62,26 +63,6 @@ def validate_target(data: object, *, create: bool) -> dict[str, Any]:
 def validate_target_name(name: object) -> str:
     if not isinstance(name, str) or not TARGET_NAME.fullmatch(name):
         raise Invalid(f"name must match {TARGET_NAME.pattern}", field="name")
-    return name
-
-
-def _host(value: object) -> str:
-    """A DNS name (lower-cased, without a final dot) or an IPv4/IPv6 literal (`[::1]` or
-    `::1`, kept in its compressed form)."""
-    message = "host must be a host name or an IP address"
-    if not isinstance(value, str) or not value or len(value) > MAX_HOST:
-        raise Invalid(message, field="host")
-    literal = value[1:-1] if value.startswith("[") and value.endswith("]") else value
-    try:
-        return str(ipaddress.ip_address(literal))
-    except ValueError:
-        pass
-    name = value.lower().removesuffix(".")
-    labels = name.split(".")
-    if not name or not all(HOST_LABEL.fullmatch(label) for label in labels):
-        raise Invalid(message, field="host")
-    if labels[-1].isdigit():  # 10.0.0.300 is a mistyped address, not a name
-        raise Invalid(message, field="host")
     return name
 
 

@@ -29,7 +29,7 @@ from app.engine.bundle import Engine
 from app.engine.runner import settle
 from app.engine.store import LeaseLost, now, save, stamp
 from app.errors import Conflict, Invalid, Throttled, Unavailable
-from app.keyring import secretstore
+from app.keyring import secretstore, ssh
 from app.logs.bus import publish_done
 from app.models import Deployment, Project
 
@@ -77,7 +77,8 @@ async def deploy(
         raise Invalid("version must be a string of at most 255 characters", field="version")
     if project.repo_url and commit is None:
         remote = await git_remote(engine, project.id, project.repo_url)
-        access = releases.Access(project.id, project.deploy_key, engine.vault)
+        scratch = ssh.scratch(engine.settings.data_dir)
+        access = releases.Access(project.id, project.deploy_key, engine.vault, scratch)
         try:
             commit = await releases.resolve_ref(remote, ref, engine.settings.base_env, 30.0, access)
         except LookupError:

@@ -70,11 +70,13 @@ NO_DEPLOY_KEY = (
 @dataclass(frozen=True)
 class Access:
     """What git needs to reach a project's repository over SSH: the project (host keys are
-    pinned per project), its sealed deploy key if it has one, and the vault that opens it."""
+    pinned per project), its sealed deploy key if it has one, the vault that opens it, and
+    the directory its file is made in."""
 
     project_id: object
     deploy_key: str | None
     vault: Vault
+    scratch: Path  # where the deploy key's file is made while git runs (`ssh.scratch`)
 
 
 @contextlib.asynccontextmanager
@@ -94,15 +96,15 @@ async def _reach(remote: Remote, access: Access | None) -> AsyncIterator[dict[st
         raise GitError(str(exc)) from None
     except ssh.HostKeyError as exc:
         raise HostKeyRefused(str(exc)) from None
-    known = "".join(ssh.known_hosts_line(where.host, where.port, key) for key in trusted)
+    known = ssh.known_hosts(where.host, where.port, trusted)
     private = None
     if access.deploy_key:
         purpose = ssh.deploy_key_purpose(access.project_id)
         try:
-            private = ssh.unseal(access.vault, access.deploy_key, purpose)
+            private = access.vault.decrypt(access.deploy_key, purpose)
         except VaultError as exc:
             raise GitError(f"the project's deploy key cannot be decrypted: {exc}") from None
-    with ssh.key_files(private or "", known) as (key, hosts):
+    with ssh.key_files(private or "", known, access.scratch) as (key, hosts):
         try:
             yield {"GIT_SSH_COMMAND": ssh.ssh_command(key if private else None, hosts)}
         except GitError as exc:

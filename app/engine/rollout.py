@@ -26,6 +26,7 @@ from app.engine import health, targets
 from app.engine.process import StageTimeout
 from app.engine.store import stamp
 from app.engine.targets import Host, TargetError
+from app.keyring import ssh
 from app.keyring.ssh import HostKeyError
 from app.models import Project, Target
 
@@ -180,6 +181,7 @@ class Rollout:
                 self.release,
                 entry["previous"],
                 path_env=base,
+                scratch=ssh.scratch(self.runner.settings.data_dir),
                 grace=self.grace,
                 on_output=self.sink.write,
             )

@@ -29,7 +29,7 @@ from app.engine import process, pushes, releases, store
 from app.engine.bundle import Engine
 from app.engine.rollout import Rollout
 from app.engine.store import LeaseLost, now, stamp
-from app.keyring import secretstore
+from app.keyring import secretstore, ssh
 from app.keyring.vault import VaultError
 from app.logs.bus import publish, publish_done
 from app.logs.records import LogBatch
@@ -187,7 +187,8 @@ class Runner:
             self.masker.add([remote.password])
         if dep.commit:
             await self.sink.say(f"checking out {dep.commit} into {dep.release}")
-        access = releases.Access(project.id, project.deploy_key, self.engine.vault)
+        scratch = ssh.scratch(self.settings.data_dir)
+        access = releases.Access(project.id, project.deploy_key, self.engine.vault, scratch)
         source = releases.Source(remote, dep.commit, self.settings.base_env, access)
         vet = await pushes.vet(dep, project)
         try:

@@ -29,6 +29,7 @@ from pathlib import Path
 import asyncssh
 
 from app.db.clients import settled
+from app.domain import hosts
 from app.engine import process
 from app.engine.process import OnOutput, StageTimeout
 from app.keyring import ssh
@@ -103,11 +104,6 @@ class TargetError(Exception):
     """A target could not be reached, or refused what was asked of it."""
 
 
-def known_hosts(target: Target, keys: list[str]) -> str:
-    """A known_hosts text pinning `keys` for the target's host and port."""
-    return "".join(ssh.known_hosts_line(target.host, target.port, key) for key in keys)
-
-
 async def connect(vault: Vault, target: Target) -> asyncssh.SSHClientConnection:
     """An SSH connection to `target` as its user, with its own key, trusting only the host
     keys the project pinned. Raises `ssh.HostKeyError` for an unknown or changed host key,
@@ -120,17 +116,17 @@ async def _pinned(vault: Vault, target: Target) -> tuple[asyncssh.SSHClientConne
     """The connection, the private key and the known_hosts text it trusted. The handshake
     itself checks the host key against the trusted pins; only a host that offers none of them
     costs a second look (`check_host`: its key recorded, the clear refusal)."""
-    private = ssh.unseal(vault, target.key, ssh.target_key_purpose(target.id))
+    private = vault.decrypt(target.key, ssh.target_key_purpose(target.id))
     pins = HostKey.filter(project_id=target.project_id, host=target.host, port=target.port)
     trusted = [pin.key for pin in await pins.filter(trusted=True)]
     if trusted:
         try:
-            text = known_hosts(target, trusted)
+            text = ssh.known_hosts(target.host, target.port, trusted)
             return await _connect(target, private, text), private, text
         except asyncssh.HostKeyNotVerifiable:
             pass
     trusted = await ssh.check_host(target.project_id, target.host, target.port)
-    text = known_hosts(target, trusted)
+    text = ssh.known_hosts(target.host, target.port, trusted)
     return await _connect(target, private, text), private, text
 
 
@@ -241,18 +237,19 @@ async def ship(
     link_dest: str | None,
     *,
     path_env: str,
+    scratch: Path,
     grace: float,
     on_output: OnOutput,
 ) -> None:
     """Copy the release directory `source` to `{path}/releases/{release}/` on the host (whose
     `releases` directory `prepare` made) with rsync over the pinned SSH. Files equal (by
     checksum) to those of release `link_dest` there are hard links to them, not copies; the
-    rest travels. Shipping again is harmless."""
+    rest travels. Shipping again is harmless. The key rsync's ssh uses is in a file under
+    `scratch` (`ssh.key_files`) while it runs."""
     target = host.target
-    where = f"[{target.host}]" if ":" in target.host else target.host
-    dest = f"{target.user}@{where}:{host.release_dir(release)}/"
+    dest = f"{target.user}@{hosts.in_url(target.host)}:{host.release_dir(release)}/"
     lines = Lines(host.name, on_output)
-    with ssh.key_files(host.private, host.pins) as (key, pins):
+    with ssh.key_files(host.private, host.pins, scratch) as (key, pins):
         rsh = f"{ssh.ssh_command(key, pins)} -p {target.port}"
         argv = ["rsync", "-rlpc", "--delete", "-s", "-e", rsh]
         if link_dest and link_dest != release:

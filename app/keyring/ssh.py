@@ -1,9 +1,11 @@
 """SSH keys: a project's deploy key and its targets' keys, and the host keys they meet.
 
 Capstan makes ed25519 key pairs itself. The private half is stored AES-256-GCM encrypted
-(`seal`/`unseal`, like a secret, covered by key rotation) and exists in plaintext only in
-memory, or for the seconds git runs, in a 0600 file of a private temporary directory. The
-public half is the OpenSSH line a forge's "deploy keys" page or `authorized_keys` takes.
+(the vault's `encrypt`/`decrypt` with `deploy_key_purpose` or `target_key_purpose`, like a
+secret, covered by key rotation) and exists in plaintext only in memory, or for the seconds
+git or rsync runs, in a 0600 file of a private directory inside the data directory
+(`key_files`; one a killed server left is removed at the next start). The public half is the
+OpenSSH line a forge's "deploy keys" page or `authorized_keys` takes.
 
 Host keys are pinned per project (`app.models.HostKey`): `check_host` asks the server for its
 key, records one never seen as untrusted, and refuses the connection unless the key is
@@ -18,6 +20,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tortoise.exceptions import IntegrityError
 
 from app.db.clients import settled
-from app.keyring.vault import Vault
+from app.domain import hosts
 from app.models import HostKey
 
 PROBE_TIMEOUT = 10.0
@@ -64,14 +67,6 @@ def target_key_purpose(target_id: object) -> str:
     return f"target-key:{target_id}"
 
 
-def seal(vault: Vault, private: str, purpose: str) -> str:
-    return vault.encrypt(private, purpose)
-
-
-def unseal(vault: Vault, sealed: str, purpose: str) -> str:
-    return vault.decrypt(sealed, purpose)
-
-
 def fingerprint(public: str) -> str:
     """OpenSSH's `SHA256:...` fingerprint of a public key line (`algorithm base64 [comment]`)."""
     blob = base64.b64decode(public.split()[1])
@@ -89,9 +84,6 @@ def parse_public(line: str) -> str:
     return f"{algorithm} {blob}"
 
 
-# A host name or IP address as a known_hosts entry or a scan names it (no brackets, no
-# wildcards); `[host]:port` carries a port other than 22.
-HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}|[0-9A-Fa-f:.]{2,45}")
 KEY_TYPE = re.compile(r"[a-z0-9@.-]{1,64}")
 BASE64 = re.compile(r"[A-Za-z0-9+/]{16,16384}={0,2}")
 PORT = re.compile(r"[0-9]{1,5}")
@@ -131,24 +123,26 @@ def _entry(line: str) -> list[Pin]:
         raise ValueError(f"{fields[0][:32]} entries cannot be pinned: give the host's own key")
     if len(fields) < 3:
         raise ValueError("expected `host algorithm base64-key`")
-    hosts, algorithm, blob = fields[:3]
-    if hosts.startswith("|"):
+    names, algorithm, blob = fields[:3]
+    if names.startswith("|"):
         raise ValueError("hashed host names cannot be pinned: give the name (no ssh-keyscan -H)")
     if not KEY_TYPE.fullmatch(algorithm) or not BASE64.fullmatch(blob):
         raise ValueError("not an OpenSSH public key")
     key = parse_public(f"{algorithm} {blob}")
-    return [Pin(*host_port(host), key) for host in hosts.split(",")]
+    return [Pin(*_where(name), key) for name in names.split(",")]
 
 
-def host_port(given: str) -> tuple[str, int]:
-    """`name` (port 22) or `[name]:port` as (host, port); ValueError otherwise."""
+def _where(given: str) -> tuple[str, int]:
+    """`name` (port 22) or `[name]:port` as (normalized host, port); ValueError otherwise."""
     host, port = given, "22"
     if given.startswith("["):
         host, sep, port = given[1:].partition("]:")
         if not sep or not PORT.fullmatch(port):
             raise ValueError(f"{given[:64]!r} is not [host]:port")
-    if not HOST.fullmatch(host):
-        raise ValueError(f"{host[:64]!r} is not a host name or address (no wildcards)")
+    try:
+        host = hosts.normalize(host)
+    except ValueError:
+        raise ValueError(f"{host[:64]!r} is not a host name or address (no wildcards)") from None
     if not 1 <= int(port) <= 65535:
         raise ValueError(f"port {port} is out of range")
     return host, int(port)
@@ -173,8 +167,9 @@ async def scan(
             ),
             timeout,
         )
-    except (OSError, asyncssh.Error, TimeoutError) as exc:
-        reason = exc or "timed out"
+    except (OSError, asyncssh.Error, TimeoutError, ValueError) as exc:
+        # ValueError: a name DNS encoding refuses (UnicodeError), for a host not normalized
+        reason = str(exc) or "timed out"
         raise HostUnreachable(f"cannot reach {host}:{port} over SSH: {reason}") from None
     if key is None:
         raise HostKeyError(f"{host}:{port} offered no host key")
@@ -193,7 +188,7 @@ async def check_host(project_id: object, host: str, port: int) -> list[str]:
         return [pin.key for pin in trusted]
     if not any(pin.fingerprint == offered_print for pin in pins):
         await record(project_id, host, port, offered)
-    where = host if port == 22 else f"[{host}]:{port}"
+    where = hosts.host_port(host, port)
     if trusted:
         raise HostKeyError(
             f"the host key of {where} changed: it offers {offered_print}, the project trusts "
@@ -221,23 +216,56 @@ async def record(project_id: object, host: str, port: int, key: str) -> HostKey:
         return await HostKey.get(**where)
 
 
-def known_hosts_line(host: str, port: int, key: str) -> str:
-    """One OpenSSH known_hosts line pinning `key` for `host:port`."""
-    where = host if port == 22 else f"[{host}]:{port}"
-    return f"{where} {key}\n"
+def known_hosts(host: str, port: int, keys: list[str]) -> str:
+    """OpenSSH known_hosts lines pinning `keys` for `host:port`."""
+    return "".join(f"{hosts.host_port(host, port)} {key}\n" for key in keys)
+
+
+def scratch(data_dir: Path) -> Path:
+    """Where `key_files` makes its directories: inside the data directory (0700), so a key
+    left by a killed server is neither in /tmp nor outlives the next start."""
+    return data_dir / "tmp" / "ssh"
 
 
 @contextlib.contextmanager
-def key_files(private: str, known_hosts: str) -> Iterator[tuple[Path, Path]]:
-    """The private key and a known_hosts file, 0600 in a private temporary directory that is
-    removed when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="capstan-ssh-") as tmp:
-        key, hosts = Path(tmp, "key"), Path(tmp, "known_hosts")
-        for path, text in ((key, private), (hosts, known_hosts)):
+def key_files(private: str, known_hosts: str, root: Path) -> Iterator[tuple[Path, Path]]:
+    """The private key and a known_hosts file, 0600 in a private directory under `root`
+    (see `scratch`) that is removed when the block ends. The directory's name starts with
+    this process's id, for `remove_stale`."""
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)
+    try:
+        key, pins = Path(tmp, "key"), Path(tmp, "known_hosts")
+        for path, text in ((key, private), (pins, known_hosts)):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(text if text.endswith("\n") else text + "\n")
-        yield key, hosts
+        yield key, pins
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale(root: Path) -> list[str]:
+    """Remove the `key_files` directories under `root` whose process is gone (a server
+    killed while git or rsync ran); the names removed."""
+    removed = []
+    for entry in root.iterdir() if root.is_dir() else ():
+        pid = entry.name.split("-", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def ssh_command(key: Path | None, known_hosts: Path) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.domain import hosts
 from app.errors import Invalid, NotFound
 from app.keyring import ssh
 from app.models import HostKey, Project
@@ -67,7 +68,7 @@ async def generate_deploy_key(request: Request) -> Response:
     pair = ssh.generate(f"capstan:{project.name}")
     replaced = project.deploy_key_public
     vault = runtime(request).vault
-    project.deploy_key = ssh.seal(vault, pair.private, ssh.deploy_key_purpose(project.id))
+    project.deploy_key = vault.encrypt(pair.private, ssh.deploy_key_purpose(project.id))
     project.deploy_key_public = pair.public
     await project.save(update_fields=["deploy_key", "deploy_key_public", "updated_at"])
     details = {"fingerprint": ssh.fingerprint(pair.public)}
@@ -146,9 +147,7 @@ async def _trust(request: Request, project: Project, given: list[ssh.Pin]) -> li
 
 
 async def _scan(request: Request, project: Project, body: dict[str, Any]) -> HostKey:
-    host, port = body["host"], body.get("port", 22)
-    if not isinstance(host, str) or not ssh.HOST.fullmatch(host):
-        raise Invalid("host must be a host name or an IP address", field="host")
+    host, port = hosts.validate(body["host"]), body.get("port", 22)
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise Invalid("port must be an integer from 1 to 65535", field="port")
     try:

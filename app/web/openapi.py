@@ -18,7 +18,6 @@ from app.domain import targets as target_spec
 from app.domain.access import PROJECT_ROLES, ROLES
 from app.domain.notify import EMAIL_SECURITY, FIELDS, EventKind, ProviderKind
 from app.domain.status import Concurrency, Kind, Status, Strategy
-from app.keyring.ssh import HOST as HOST_PATTERN
 from app.notify.config import MAX_RECIPIENTS, MAX_TEXT, MAX_TIMEOUT
 from app.notify.config import NAME as NOTIFY_NAME
 from app.web.access import MAX_KNOWN_HOSTS
@@ -314,7 +313,7 @@ COMPONENTS: dict[str, Any] = {
                     "required": ["host"],
                     "additionalProperties": False,
                     "properties": {
-                        "host": _pattern(HOST_PATTERN),
+                        "host": TARGET_FIELDS["host"],
                         "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 22},
                     },
                 },

@@ -75,7 +75,7 @@ async def _not_deploying(project: Project) -> None:
 
 def _key_pair(vault: Vault, project: Project, name: str, target_id: uuid.UUID) -> dict[str, str]:
     pair = ssh.generate(f"capstan:{project.name}/{name}")
-    sealed = ssh.seal(vault, pair.private, ssh.target_key_purpose(target_id))
+    sealed = vault.encrypt(pair.private, ssh.target_key_purpose(target_id))
     return {"key": sealed, "key_public": pair.public}
 
 
