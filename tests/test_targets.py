@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -243,6 +244,39 @@ async def test_a_url_health_check_fails_on_an_unexpected_status_after_its_retrie
     failure = await health.check({**spec, "retries": 0}, host, env={}, grace=1,
                                  on_output=output, say=say)  # fmt: skip
     assert failure is not None and failure.startswith("GET http://127.0.0.1:")
+
+
+class Health6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+async def test_a_url_health_check_reaches_an_ipv6_target_and_a_url_httpx_refuses_fails_it() -> None:
+    server = Health6(("::1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    said: list[str] = []
+
+    async def say(text: str) -> None:
+        said.append(text)
+
+    async def output(data: bytes) -> None:
+        raise AssertionError("a url check prints nothing")
+
+    try:
+        host = targets.Host(Target(name="web-1", host="::1"), None, "", "")  # type: ignore[arg-type]
+        port = server.server_address[1]
+        spec = {"url": f"http://{{host}}:{port}/health", "timeout": 5, "retries": 0,
+                "interval": 1, "expect_status": 200}  # fmt: skip
+        assert await health.check(spec, host, env={}, grace=1, on_output=output, say=say) is None
+        assert said == ["health check on web-1 passed"]
+        spec["url"] = f"http://[{{host}}]:{port}/health"  # http://[[::1]]:...: InvalidURL
+        failure = await health.check(spec, host, env={}, grace=1, on_output=output, say=say)
+        assert failure == (
+            f"GET http://[[::1]]:{port}/health failed: Invalid IPv6 address: '[[::1]]'"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 async def test_a_stage_whose_connection_dropped_is_retried_over_a_new_one(

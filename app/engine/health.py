@@ -1,6 +1,7 @@
 """A project's health check of one target after its switch: an HTTP GET from the Capstan host
-(`{host}` in the url becomes the target's host) or a command run on the target in its new
-`current`, tried `1 + retries` times, `interval` seconds apart, each within `timeout`."""
+(`{host}` in the url becomes the target's host, an IPv6 address in brackets) or a command
+run on the target in its new `current`, tried `1 + retries` times, `interval` seconds apart,
+each within `timeout`. A URL httpx cannot use fails the check, as an unreachable host does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from app.domain import hosts
 from app.engine import targets
 from app.engine.process import OnOutput, StageTimeout
 from app.engine.targets import Host
@@ -46,15 +48,15 @@ async def check(
 
 
 async def _get(spec: Mapping[str, Any], host: Host) -> str | None:
-    url = spec["url"].replace("{host}", host.target.host)
+    url = spec["url"].replace("{host}", hosts.in_url(host.target.host))
     expected = spec["expect_status"]
     try:
         async with httpx.AsyncClient(timeout=spec["timeout"], trust_env=False) as http:
             response = await http.get(url)
     except httpx.TimeoutException:
         return f"GET {url} timed out after {spec['timeout']} s"
-    except httpx.HTTPError as exc:
-        return f"GET {url} failed: {exc or type(exc).__name__}"
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return f"GET {url} failed: {str(exc) or type(exc).__name__}"
     if response.status_code != expected:
         return f"expected {expected}, got {response.status_code}"
     return None
