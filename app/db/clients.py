@@ -151,7 +151,12 @@ class SafeSqliteClient(SqliteClient):
     _reader: sqlite3.Connection | None = None
 
     def _read_now(self, query: str, values: list[Any] | None) -> list[Any] | None:
-        if not _point_lookup(query, values) or self.filename == ":memory:":
+        return self.read_now(query, values) if _point_lookup(query, values) else None
+
+    def read_now(self, query: str, values: list[Any] | None) -> list[Any] | None:
+        """Rows of a SELECT its caller knows to be small, read on the loop; None when it must
+        go the usual way (busy, an in-memory database)."""
+        if self.filename == ":memory:":
             return None
         try:
             if self._reader is None:

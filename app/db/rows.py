@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from tortoise.connection import connections
 from tortoise.models import Model
+
+from app.db.clients import SafeSqliteClient
 
 M = TypeVar("M", bound=Model)
 
@@ -36,3 +39,15 @@ async def one(model: type[M], column: str, value: Any) -> M | None:
     field = model._meta.fields_map[column]
     rows = await client.execute_query_dict(sql, [field.to_db_value(value, model), 1])
     return model._init_from_db(**rows[0]) if rows else None
+
+
+async def few(sql: str, values: list[Any]) -> list[dict[str, Any]]:
+    """The rows of `sql` (placeholders `{}`), a SELECT its caller knows returns a few rows:
+    on SQLite they are read on the event loop, as point lookups are."""
+    client = connections.get("default")
+    sqlite = client.capabilities.dialect == "sqlite"
+    query = sql.format(*(("?" if sqlite else f"${n}") for n in range(1, len(values) + 1)))
+    rows = client.read_now(query, values) if isinstance(client, SafeSqliteClient) else None
+    if rows is not None:
+        return [dict(row) for row in rows]
+    return list(await client.execute_query_dict(query, values))
