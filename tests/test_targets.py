@@ -3,6 +3,7 @@ strategies, health checks and rollback, cancel reaching the remote processes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -21,13 +22,14 @@ from sshd import Sshd
 from test_durability import server_env, start, stop, wait_ready
 from test_processes import alive, gone, marker
 
+from app.domain.masker import Masker
 from app.domain.pipeline import validate_project
-from app.engine import health, targets
+from app.engine import health, store, targets
 from app.errors import Invalid
 from app.keyring import ssh
 from app.keyring.keys import read_keys
 from app.keyring.vault import Vault
-from app.models import HostKey, Project, Target
+from app.models import Deployment, HostKey, Project, Target
 from app.settings import Settings
 
 
@@ -236,13 +238,15 @@ async def test_a_url_health_check_fails_on_an_unexpected_status_after_its_retrie
     host = targets.Host(Target(name="web-1", host="127.0.0.1"), None, "", "")  # type: ignore[arg-type]
     spec = {"url": f"http://{{host}}:{health_server.server_port}/missing", "timeout": 5,
             "retries": 1, "interval": 1, "expect_status": 200}  # fmt: skip
-    failure = await health.check(spec, host, env={}, grace=1, on_output=output, say=say)
+    failure = await health.check(
+        spec, host, env={}, grace=1, on_output=output, masker=Masker(), say=say
+    )
     assert failure == "expected 200, got 404"
     assert said == ["health check on web-1 failed: expected 200, got 404 (attempt 1 of 2); "
                     "again in 1 s"]  # fmt: skip
     spec["url"] = f"http://{{host}}:{free_port()}/health"
     failure = await health.check({**spec, "retries": 0}, host, env={}, grace=1,
-                                 on_output=output, say=say)  # fmt: skip
+                                 on_output=output, masker=Masker(), say=say)  # fmt: skip
     assert failure is not None and failure.startswith("GET http://127.0.0.1:")
 
 
@@ -267,10 +271,17 @@ async def test_a_url_health_check_reaches_an_ipv6_target_and_a_url_httpx_refuses
         port = server.server_address[1]
         spec = {"url": f"http://{{host}}:{port}/health", "timeout": 5, "retries": 0,
                 "interval": 1, "expect_status": 200}  # fmt: skip
-        assert await health.check(spec, host, env={}, grace=1, on_output=output, say=say) is None
+        assert (
+            await health.check(
+                spec, host, env={}, grace=1, on_output=output, masker=Masker(), say=say
+            )
+            is None
+        )
         assert said == ["health check on web-1 passed"]
         spec["url"] = f"http://[{{host}}]:{port}/health"  # http://[[::1]]:...: InvalidURL
-        failure = await health.check(spec, host, env={}, grace=1, on_output=output, say=say)
+        failure = await health.check(
+            spec, host, env={}, grace=1, on_output=output, masker=Masker(), say=say
+        )
         assert failure == (
             f"GET http://[[::1]]:{port}/health failed: Invalid IPv6 address: '[[::1]]'"
         )
@@ -284,8 +295,9 @@ async def test_a_stage_whose_connection_dropped_is_retried_over_a_new_one(
 ) -> None:
     flag = tmp_path / "dropped"
     # The launcher's parent is the connection's sshd process: killing it drops the connection.
-    run = (f"if [ ! -f {flag} ]; then touch {flag}; kill -9 $(ps -o ppid= -p $PPID); sleep 5;"
-           " fi; echo second attempt")  # fmt: skip
+    token = marker()
+    run = (f"if [ ! -f {flag} ]; then touch {flag}; kill -9 $(ps -o ppid= -p $PPID); "
+           f"sleep {token}; fi; echo second attempt")  # fmt: skip
     stage = {"name": "deploy", "run": run, "on": "targets", "retries": 1}
     await capstan.create_project(stages=[stage])
     await add_target(capstan, "web", sshd, "web-1", tmp_path / "srv")
@@ -294,6 +306,99 @@ async def test_a_stage_whose_connection_dropped_is_retried_over_a_new_one(
     assert "stage deploy on web-1 failed: web-1: " in log and "attempt 2 in 1 s" in log
     assert "[web-1] second attempt" in log and "==> deploy (attempt 2)" in log
     assert done["stages"][0]["attempt"] == 2
+    assert alive(token) == []  # the first attempt, left running on the host, was stopped
+
+
+async def rolling_until_web_2_runs(
+    capstan: Capstan, servers: tuple[Sshd, Sshd], tmp_path: Path
+) -> tuple[dict[str, Any], Path, str]:
+    """A first rolling deployment (one host a batch) caught with web-1 switched and healthy
+    and the stage running on web-2: the deployment, web-1's path, web-2's `sleep` token."""
+    token = marker()
+    run = f'if [ "$CAPSTAN_TARGET" = web-2 ]; then sleep {token}; fi'
+    stages = [{"name": "deploy", "run": run, "on": "targets"}]
+    a, _ = await two_targets(capstan, servers, tmp_path, stages=stages, strategy="rolling")
+    dep = await capstan.trigger()
+
+    async def sleeping() -> bool:  # (web-1's launcher has the token in its arguments too)
+        return bool(_sleepers(token))
+
+    await eventually(sleeping, timeout=20)
+    assert current(a) == (await capstan.deployment(dep["id"]))["release"]
+    return dep, a, token
+
+
+async def test_a_cancel_after_a_switch_leaves_the_host_on_the_new_release_and_says_so(
+    capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], tmp_path: Path
+) -> None:
+    dep, a, token = await rolling_until_web_2_runs(capstan, sshd_pair, tmp_path)
+    cancelled = await capstan.http.post(f"/api/v1/deployments/{dep['id']}/cancel")
+    assert cancelled.json()["status"] == "CANCELLED"
+    await eventually(lambda: gone(token), timeout=8)
+    listed = (await capstan.http.get("/api/v1/projects/web/targets")).json()["targets"]
+    release = cancelled.json()["release"]
+    assert current(a) == release
+    assert [(t["name"], t["current_release"]) for t in listed] == [("web-1", release),
+                                                                  ("web-2", None)]  # fmt: skip
+
+
+async def test_a_resumed_run_that_cannot_reach_a_host_rolls_back_the_hosts_it_switched(
+    capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], tmp_path: Path
+) -> None:
+    """The worker is lost (another takes its expired lease over) while web-2 runs its stage;
+    web-2 is down when the run resumes: web-1, switched before, is switched back."""
+    dep, a, token = await rolling_until_web_2_runs(capstan, sshd_pair, tmp_path)
+    sshd_pair[1].stop()  # the connection open to it lives on, a new one is refused
+    row = await Deployment.get(id=dep["id"])
+    await store.save(row, lease_holder="a-worker-that-died", lease_expires=store.now())
+    failed = await capstan.wait_for(dep["id"], "FAILED")
+    assert failed["error"].startswith("cannot connect to web-2: ")
+    assert failed["error"].endswith("; rolled back web-1")
+    assert not (a / "current").exists()  # its first release: there was none before
+    assert [t["status"] for t in failed["targets"]] == ["rolled_back", "shipped"]
+    assert (await Target.get(name="web-1")).current_release is None
+    await eventually(lambda: gone(token), timeout=8)
+
+
+async def test_an_internal_error_after_a_switch_rolls_the_switched_hosts_back(
+    capstan: Capstan, sshd_pair: tuple[Sshd, Sshd], tmp_path: Path
+) -> None:
+    """web-1's health check (run on this machine) leaves a file where Capstan makes its key
+    files: shipping to web-2 then fails with an OSError, not a TargetError."""
+    scratch = ssh.scratch(capstan.settings.data_dir)
+    command = f'[ "$CAPSTAN_TARGET" != web-1 ] || {{ rm -rf {scratch}; touch {scratch}; }}'
+    check = {"command": command, "retries": 0}
+    a, b = await two_targets(capstan, sshd_pair, tmp_path, strategy="rolling", health_check=check)
+    failed = await capstan.wait_for((await capstan.trigger())["id"], "FAILED")
+    assert failed["error"].startswith("internal error: [Errno 17] File exists")
+    assert failed["error"].endswith("; rolled back web-1")
+    assert not (a / "current").exists() and not (b / "current").exists()
+    assert [t["status"] for t in failed["targets"]] == ["rolled_back", "pending"]
+
+
+def test_a_long_remote_line_is_cut_where_no_secret_straddles_the_cut() -> None:
+    """A line longer than MAX_LINE goes out in labelled pieces; a secret arriving across the
+    place it would be cut stays whole in one piece, for the sink to mask."""
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    written: list[bytes] = []
+
+    async def write(data: bytes) -> None:
+        written.append(data)
+
+    async def feed() -> None:
+        lines = targets.Lines("web-1", write, Masker([secret]))
+        await lines.feed(b"x" * (targets.MAX_LINE - 5) + secret[:10].encode())
+        await lines.feed(secret[10:].encode() + b" and on\n")
+        await lines.close()
+
+    asyncio.run(feed())
+    log = Masker([secret]).mask(b"".join(written).decode())
+    assert secret[:10] not in log and secret[10:] not in log
+    pieces = log.split("\n")
+    assert pieces[0].startswith("[web-1] xxx") and pieces[1].endswith("[MASKED] and on")
+    assert "".join(p.removeprefix("[web-1] ") for p in pieces) == (
+        "x" * (targets.MAX_LINE - 5) + "[MASKED] and on"
+    )
 
 
 async def test_cancel_mid_remote_stage_leaves_nothing_running_on_the_target(
@@ -393,12 +498,13 @@ async def test_prune_keeps_the_newest_releases_and_the_current_one_on_a_target(
     target = await add_target(capstan, "web", sshd, "web-1", tmp_path / "srv")
     for name in ("1-a", "2-b", "3-c", "10-d", "odd"):
         (tmp_path / "srv/releases" / name / "sub").mkdir(parents=True)
+    os.mkdir(bytes(tmp_path / "srv/releases") + b"/0-\xff")  # names need not be UTF-8
     os.symlink("releases/2-b", tmp_path / "srv/current")
     host = await targets.open_host(Vault(*read_keys(capstan.settings)), target)
     try:
         assert await targets.prepare(host) == "2-b"
-        assert await targets.releases(host) == ["10-d", "3-c", "2-b", "1-a", "odd"]
-        assert sorted(await targets.prune(host, 1, {"3-c"})) == ["1-a", "odd"]
+        assert await targets.releases(host) == ["10-d", "3-c", "2-b", "1-a", "0-\ufffd", "odd"]
+        assert sorted(await targets.prune(host, 1, {"3-c"})) == ["0-\ufffd", "1-a", "odd"]
     finally:
         host.close()
     assert sorted(p.name for p in (tmp_path / "srv/releases").iterdir()) == ["10-d", "2-b", "3-c"]

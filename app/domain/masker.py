@@ -123,6 +123,13 @@ class Masker:
         settled, self._carry = self._mask(buffer, len(buffer) - self._longest + 1)
         return settled
 
+    def settle(self, text: str) -> tuple[str, str]:
+        """`text` masked up to where a form of a value could still begin, and the rest
+        (unmasked): a stream may be cut after the first part, never through a value."""
+        if self._automaton is None:
+            return text, ""
+        return self._mask(text, len(text) - self._longest + 1)
+
     def flush(self) -> str:
         """The rest of the stream, masked."""
         rest, self._carry = self.mask(self._carry), ""

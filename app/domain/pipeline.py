@@ -18,6 +18,7 @@ GIT_REF = re.compile(r"^(?!-)[^\s~^:?*\[\\\x00-\x1f\x7f]{1,255}$")
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
 BACKOFF_SECONDS = (1, 5, 25)
+MAX_INTERRUPTIONS = 3  # a stage whose worker died this often mid-run fails
 DEFAULT_TIMEOUT = 3600
 MAX_TIMEOUT = 7 * 24 * 3600
 MAX_RETRIES = 10

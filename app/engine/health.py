@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from app.domain import hosts
+from app.domain.masker import Masker
 from app.engine import targets
 from app.engine.process import OnOutput, StageTimeout
 from app.engine.targets import Host
@@ -26,15 +27,17 @@ async def check(
     env: Mapping[str, str],
     grace: float,
     on_output: OnOutput,
+    masker: Masker,
     say: Say,
 ) -> str | None:
-    """None once the host passes, or why its last attempt failed."""
+    """None once the host passes, or why its last attempt failed. A command's output goes to
+    `on_output` as a stage's on the host does."""
     attempts = 1 + spec["retries"]
     for attempt in range(1, attempts + 1):
         if "url" in spec:
             failure = await _get(spec, host)
         else:
-            failure = await _command(spec, host, env, grace, on_output)
+            failure = await _command(spec, host, env, grace, on_output, masker)
         if failure is None:
             await say(f"health check on {host.name} passed")
             return None
@@ -63,7 +66,12 @@ async def _get(spec: Mapping[str, Any], host: Host) -> str | None:
 
 
 async def _command(
-    spec: Mapping[str, Any], host: Host, env: Mapping[str, str], grace: float, out: OnOutput
+    spec: Mapping[str, Any],
+    host: Host,
+    env: Mapping[str, str],
+    grace: float,
+    out: OnOutput,
+    masker: Masker,
 ) -> str | None:
     try:
         code = await targets.run_script(
@@ -74,6 +82,7 @@ async def _command(
             timeout=spec["timeout"],
             grace=grace,
             on_output=out,
+            masker=masker,
         )
     except StageTimeout as exc:
         return f"the command {exc}"

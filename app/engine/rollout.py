@@ -4,36 +4,44 @@ target of the project over SSH.
 Strategy `all`: ship to every host and run the stages `on: targets` there (hosts at once),
 then switch `current` on every host, then check their health. Strategy `rolling`: the same,
 `batch_size` hosts at a time, one batch after another. A failure before any switch leaves
-every host as it was; a failure after one (a health check, a later batch) switches every
-host that moved back to its previous release and runs the project's `on_rollback` there.
+every host as it was; a failure after one (a health check, a later batch, a host a resumed
+run cannot reach, an internal error) switches every host that moved, and that Capstan is
+connected to, back to its previous release and runs the project's `on_rollback` there.
 
 Each host's progress (`Deployment.targets`: name, status, previous release, release) is saved
-as it moves on, so a worker resuming the run knows what to finish or to roll back.
+as it moves on, so a worker resuming the run knows what to finish or to roll back; a host's
+`Target.current_release` is written at each switch. A cancel stops the run where it is: a
+host already switched stays on the new release (no rollback; roll back with a rollback
+deployment), and its `current_release` says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Coroutine, Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.db.clients import settled
-from app.domain.pipeline import judge
+from app.domain.pipeline import MAX_INTERRUPTIONS, judge
 from app.domain.status import Kind, StageStatus, Strategy
 from app.engine import health, targets
 from app.engine.process import StageTimeout
-from app.engine.store import stamp
+from app.engine.store import LeaseLost, stamp
 from app.engine.targets import Host, TargetError
 from app.keyring import ssh
 from app.keyring.ssh import HostKeyError
+from app.keyring.vault import VaultError
 from app.models import Project, Target
 
 if TYPE_CHECKING:
     from app.engine.runner import Runner
 
 T = TypeVar("T")
+
+log = logging.getLogger("capstan.rollout")
 
 PENDING, SHIPPED, READY = "pending", "shipped", "ready"
 SWITCHED, HEALTHY, FAILED, ROLLED_BACK = "switched", "healthy", "failed", "rolled_back"
@@ -74,7 +82,8 @@ class Rollout:
             return None
         try:
             if (error := await self._open(found)) is not None:
-                return error
+                # a resumed run: roll back what it switched on the hosts it can reach
+                return error if self.dep.kind == Kind.ROLLBACK else await self._fail(error)
             if self.dep.kind == Kind.ROLLBACK:
                 return await self._return_to_release(found)
             return await self._deploy(found)
@@ -111,10 +120,25 @@ class Rollout:
                 {"name": target.name, "status": PENDING, "previous": None, "release": self.release},
             )
         await self._save_progress()
-        if (error := await self._resume_interrupted()) is not None:
+        try:
+            error = await self._batches(found)
+        except LeaseLost:
+            raise  # the run is another worker's now: it finishes or rolls back
+        except VaultError as exc:
+            error = f"a secret cannot be decrypted: {exc}"
+        except Exception as exc:  # a bug, or the Capstan host failing: never hosts left switched
+            log.exception("rollout failed unexpectedly", extra={"deployment": str(self.dep.id)})
+            error = f"internal error: {exc}"
+        if error is not None:
             return await self._fail(error)
+        await self._finish(found)
+        return None
+
+    async def _batches(self, found: list[Target]) -> str | None:
+        if (error := await self._resume_interrupted()) is not None:
+            return error
         if any(p["status"] == ROLLED_BACK for p in self.progress.values()):
-            return await self._fail("the run was rolling back when its worker stopped")
+            return "the run was rolling back when its worker stopped"
         size = len(found) if self.project.strategy == Strategy.ALL else self.project.batch_size
         batches = [found[i : i + size] for i in range(0, len(found), size)]
         for number, batch in enumerate(batches, 1):
@@ -122,15 +146,12 @@ class Rollout:
                 names = ", ".join(t.name for t in batch)
                 await self.sink.say(f"batch {number} of {len(batches)}: {names}")
             if (error := await self._batch(batch)) is not None:
-                return await self._fail(error)
-        await self._finish(found)
+                return error
         return None
 
     async def _resume_interrupted(self) -> str | None:
         """A stage on targets was running when its worker died or stopped: stop what is left
         of it on every host, then run it again (or give up after too many tries)."""
-        from app.engine.runner import MAX_INTERRUPTIONS
-
         stages = self.runner.stages
         index = next((i for i in self.indices if stages[i]["status"] == StageStatus.RUNNING), None)
         if index is None:
@@ -184,6 +205,7 @@ class Rollout:
                 scratch=ssh.scratch(self.runner.settings.data_dir),
                 grace=self.grace,
                 on_output=self.sink.write,
+                masker=self.runner.masker,
             )
         except TargetError as exc:
             await self._mark(target, FAILED)
@@ -223,7 +245,7 @@ class Rollout:
                 await self.runner._set_stage(index, StageStatus.RUNNING, attempt=attempt)
             host, started = self.hosts[target.name], time.monotonic()
             code: int | None
-            lost = False
+            lost, stray = False, None  # the connection failed; the marker of what may run on
             try:
                 code = await targets.run_script(
                     host,
@@ -233,16 +255,21 @@ class Rollout:
                     timeout=spec.timeout,
                     grace=self.grace,
                     on_output=self.sink.write,
+                    masker=self.runner.masker,
                 )
                 error = f"exited with code {code}"
             except StageTimeout as exc:
                 code, error = None, str(exc)
+            except targets.ConnectionLost as exc:
+                code, error, lost, stray = None, f"failed: {exc}", True, exc.marker
             except TargetError as exc:
                 code, error, lost = None, f"failed: {exc}", True
             verdict = judge(code, failures, spec.retries)
             metrics.stage_seconds.labels(verdict.status.value).observe(time.monotonic() - started)
             if verdict.retry_in is None:
                 if verdict.status is StageStatus.FAILED:
+                    if lost:  # for the rollback, and to stop what the attempt left running
+                        await self._reconnect(target, stray)
                     await self._mark(target, FAILED)
                     return f"stage {spec.name} on {target.name} {error}", code
                 return None
@@ -253,11 +280,13 @@ class Rollout:
             )
             await asyncio.sleep(verdict.retry_in)
             if lost:
-                await self._reconnect(target)
+                await self._reconnect(target, stray)
 
-    async def _reconnect(self, target: Target) -> None:
+    async def _reconnect(self, target: Target, stray: str | None) -> None:
         """A fresh connection to the host after one failed (the next attempt on a dead one
-        would fail the same way); the old one stays if the host cannot be reached now."""
+        would fail the same way), over which the processes the failed attempt may have left
+        running (`stray`, its run's marker) are stopped first; the old one stays if the host
+        cannot be reached now."""
         try:
             fresh = await targets.open_host(self.runner.engine.vault, target)
         except (HostKeyError, TargetError) as exc:
@@ -265,6 +294,8 @@ class Rollout:
             return
         self.hosts[target.name].close()
         self.hosts[target.name] = fresh
+        if stray is not None:
+            await targets.stop_marked(fresh, stray, self.grace)
 
     async def _switch(self, target: Target) -> str | None:
         host, entry = self.hosts[target.name], self.progress[target.name]
@@ -273,6 +304,7 @@ class Rollout:
         except TargetError as exc:
             return f"switching current on {target.name} failed: {exc}"
         await self._mark(target, SWITCHED)
+        await self._record(target, self.dep.release)
         was = entry["previous"] or "none"
         await self.sink.say(f"{target.name}: current -> {self.release} (was {was})")
         return None
@@ -289,6 +321,7 @@ class Rollout:
             env=await self._env(host, host.current_dir()),
             grace=self.grace,
             on_output=self.sink.write,
+            masker=self.runner.masker,
             say=self.sink.say,
         )
         result = {"ok": failure is None, "at": stamp(), "detail": failure or "passed"}
@@ -320,6 +353,9 @@ class Rollout:
         except TargetError as exc:
             return f"rolling back {name} failed: {exc}"
         await self._mark(host.target, ROLLED_BACK)
+        assert self.dep.release is not None
+        back = str(PurePosixPath(self.dep.release).with_name(previous)) if previous else None
+        await self._record(host.target, back)
         await self.sink.say(f"{name}: current -> {previous or 'none (removed)'}")
         if previous is None:
             return None
@@ -339,6 +375,7 @@ class Rollout:
                 timeout=ROLLBACK_TIMEOUT,
                 grace=self.grace,
                 on_output=self.sink.write,
+                masker=self.runner.masker,
             )
         except (StageTimeout, TargetError) as exc:
             return f"on_rollback on {host.name}: {exc}"
@@ -365,18 +402,17 @@ class Rollout:
             await self._save_progress()
             was = previous or "none"
             await self.sink.say(f"{target.name}: current -> {self.release} (was {was})")
-            await settled(Target.filter(id=target.id).update(current_release=self.dep.release))
+            await self._record(target, self.dep.release)
             return await self._on_rollback(host)
 
         errors = [e for e in await each(one(t) for t in found) if e]
         return errors[0] if errors else None
 
     async def _finish(self, found: list[Target]) -> None:
-        """Every host runs the release: record it, and prune old releases there."""
+        """Every host runs the release (recorded at its switch): prune old releases there."""
         keep = self.project.keep_releases
 
         async def one(target: Target) -> None:
-            await settled(Target.filter(id=target.id).update(current_release=self.dep.release))
             try:
                 removed = await targets.prune(self.hosts[target.name], keep, {self.release})
             except TargetError as exc:
@@ -393,6 +429,11 @@ class Rollout:
     async def _mark(self, target: Target, status: str) -> None:
         self.progress[target.name]["status"] = status
         await self._save_progress()
+
+    async def _record(self, target: Target, release: str | None) -> None:
+        """The release `current` points at on the target now, for the API and the page; the
+        write runs to its end even if the run is cancelled meanwhile."""
+        await settled(Target.filter(id=target.id).update(current_release=release))
 
     async def _save_progress(self) -> None:
         await self.runner._save(targets=[dict(p) for p in self.progress.values()])

@@ -23,7 +23,7 @@ from app.db.clients import settled
 from app.domain import repos
 from app.domain.masker import Masker
 from app.domain.notify import EventKind
-from app.domain.pipeline import StageSpec, backoff, judge
+from app.domain.pipeline import MAX_INTERRUPTIONS, StageSpec, backoff, judge
 from app.domain.status import TERMINAL, Kind, StageState, StageStatus, Status
 from app.engine import process, pushes, releases, store
 from app.engine.bundle import Engine
@@ -37,8 +37,6 @@ from app.logs.sink import LogSink
 from app.models import Deployment, Project
 
 log = logging.getLogger("capstan.runner")
-
-MAX_INTERRUPTIONS = 3
 
 Touch = Callable[[], Awaitable[object]]
 

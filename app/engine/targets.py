@@ -30,6 +30,7 @@ import asyncssh
 
 from app.db.clients import settled
 from app.domain import hosts
+from app.domain.masker import Masker
 from app.engine import process
 from app.engine.process import OnOutput, StageTimeout
 from app.keyring import ssh
@@ -102,6 +103,15 @@ done
 
 class TargetError(Exception):
     """A target could not be reached, or refused what was asked of it."""
+
+
+class ConnectionLost(TargetError):
+    """The connection failed while a script ran: what the script started may still run on
+    the host, and carries `marker` in its environment (`stop_marked` over a new connection)."""
+
+    def __init__(self, message: str, marker: str) -> None:
+        super().__init__(message)
+        self.marker = marker
 
 
 async def connect(vault: Vault, target: Target) -> asyncssh.SSHClientConnection:
@@ -188,7 +198,9 @@ async def sh(host: Host, script: str, *args: str, timeout: float = COMMAND_TIMEO
     """Run a bash script of Capstan's own on the host (`args` as $1...); its stdout."""
     command = shlex.join(["bash", "-c", script, "capstan", *args])
     try:
-        result = await asyncio.wait_for(host.conn.run(command, stdin=asyncssh.DEVNULL), timeout)
+        # Names on a host need not be UTF-8: never a UnicodeDecodeError.
+        run = host.conn.run(command, stdin=asyncssh.DEVNULL, encoding="utf-8", errors="replace")
+        result = await asyncio.wait_for(run, timeout)
     except (asyncssh.Error, OSError, TimeoutError) as exc:
         raise TargetError(f"{host.name}: {_reason(exc)}") from None
     if result.exit_status != 0:
@@ -240,6 +252,7 @@ async def ship(
     scratch: Path,
     grace: float,
     on_output: OnOutput,
+    masker: Masker,
 ) -> None:
     """Copy the release directory `source` to `{path}/releases/{release}/` on the host (whose
     `releases` directory `prepare` made) with rsync over the pinned SSH. Files equal (by
@@ -248,7 +261,7 @@ async def ship(
     `scratch` (`ssh.key_files`) while it runs."""
     target = host.target
     dest = f"{target.user}@{hosts.in_url(target.host)}:{host.release_dir(release)}/"
-    lines = Lines(host.name, on_output)
+    lines = Lines(host.name, on_output, masker)
     with ssh.key_files(host.private, host.pins, scratch) as (key, pins):
         rsh = f"{ssh.ssh_command(key, pins)} -p {target.port}"
         argv = ["rsync", "-rlpc", "--delete", "-s", "-e", rsh]
@@ -279,11 +292,14 @@ async def run_script(
     timeout: float,
     grace: float,
     on_output: OnOutput,
+    masker: Masker,
 ) -> int:
     """Run a bash script (`bash -eo pipefail`) in `cwd` on the host, its output labelled with
-    the host's name; its exit code. Raises StageTimeout after `timeout` seconds and re-raises
-    CancelledError, the remote process group stopped first either way; TargetError when the
-    connection fails."""
+    the host's name (`Lines`); its exit code. Raises StageTimeout after `timeout` seconds and
+    re-raises CancelledError, the remote process group stopped first either way (over a
+    second channel of the same connection). When the connection fails, the script may go on
+    running on the host, nothing there to stop it: `ConnectionLost` carries the run's marker
+    for `stop_marked` over a new connection. TargetError when the script cannot start."""
     marker = f"{RUN_MARKER}={secrets.token_hex(8)}"
     stdin = "".join(
         f"{name}={shlex.quote(value)}\n"
@@ -295,7 +311,7 @@ async def run_script(
         proc = await host.conn.create_process(command, encoding=None)
     except (asyncssh.Error, OSError) as exc:
         raise TargetError(f"{host.name}: {_reason(exc)}") from None
-    remote = _Remote(host, proc, Lines(host.name, on_output))
+    remote = _Remote(host, proc, Lines(host.name, on_output, masker))
     try:
         proc.stdin.write(stdin.encode())
         proc.stdin.write_eof()
@@ -306,7 +322,7 @@ async def run_script(
         raise StageTimeout(f"timed out after {timeout:g} s") from None
     except (asyncssh.Error, OSError) as exc:
         await remote.stop(grace, marker)
-        raise TargetError(f"{host.name}: {_reason(exc)}") from None
+        raise ConnectionLost(f"{host.name}: {_reason(exc)}", marker) from None
     except BaseException:
         await remote.stop(grace, marker)
         raise
@@ -314,13 +330,14 @@ async def run_script(
         await remote.lines.close()
     code = proc.returncode
     if code is None:
-        raise TargetError(f"{host.name}: the connection closed before the script ended")
+        message = f"{host.name}: the connection closed before the script ended"
+        raise ConnectionLost(message, marker)
     return code if code >= 0 else 128 - code
 
 
 async def stop_marked(host: Host, marker: str, grace: float) -> None:
     """Kill the processes on the host whose environment holds `marker` (`NAME=value`): what a
-    lost worker's scripts left running."""
+    lost worker's scripts, or a script whose connection failed, left running."""
     with contextlib.suppress(TargetError):
         await sh(host, STOP, "", "0", marker, timeout=grace + 30)
 
@@ -369,19 +386,25 @@ class _Remote:
 
 class Lines:
     """One host's output, cut into whole lines that each start with `[name] `: the lines of
-    hosts running at once interleave, never their bytes."""
+    hosts running at once interleave, never their bytes. A line longer than MAX_LINE is cut
+    into labelled pieces, each cut where no secret can straddle it (`Masker.settle`: the
+    piece is masked up to there, the rest goes on into the next), as the sink masks a local
+    stage's output before it cuts its long lines."""
 
-    def __init__(self, name: str, on_output: OnOutput) -> None:
+    def __init__(self, name: str, on_output: OnOutput, masker: Masker) -> None:
         self.label = f"[{name}] ".encode()
         self.on_output = on_output
+        self.masker = masker
         self.held = b""
 
     async def feed(self, data: bytes) -> None:
         self.held += data
         *lines, self.held = self.held.split(b"\n")
         if len(self.held) > MAX_LINE:
-            lines.append(self.held)
-            self.held = b""
+            # surrogateescape: bytes that are not UTF-8 come back as they were
+            piece, rest = self.masker.settle(self.held.decode("utf-8", "surrogateescape"))
+            lines.append(piece.encode("utf-8", "surrogateescape"))
+            self.held = rest.encode("utf-8", "surrogateescape")
         if lines:
             await self.on_output(b"".join(self.label + line + b"\n" for line in lines))
 
