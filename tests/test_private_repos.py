@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncssh
 import pytest
 from conftest import Capstan, Repo, database_dump, git
 from sshd import Sshd
@@ -157,12 +158,16 @@ async def test_host_keys_are_scanned_untrusted_given_trusted_accepted_and_remove
     assert again.json()["host_keys"][0]["id"] == pin["id"]  # seen before: the same row
 
     old = (await capstan.http.post(f"{api}/{pin['id']}/accept")).json()
+    ecdsa = asyncssh.generate_private_key("ecdsa-sha2-nistp256").export_public_key("openssh")
+    line = f"[{sshd.host}]:{sshd.port} {ecdsa.decode()}"  # the host's key of another type
+    other = (await capstan.http.post(api, json={"known_hosts": line})).json()["host_keys"][0]
     sshd.rekey()
     new = (await capstan.http.post(api, json={"host": sshd.host, "port": sshd.port})).json()
     accepted = await capstan.http.post(f"{api}/{new['host_keys'][0]['id']}/accept")
     assert accepted.json()["trusted"] is True
     listed = {p["id"]: p["trusted"] for p in (await capstan.http.get(api)).json()["host_keys"]}
-    assert listed == {old["id"]: False, accepted.json()["id"]: True}  # the new key replaced it
+    # The new key replaced every key the rebuilt host had, of whatever type.
+    assert listed == {old["id"]: False, other["id"]: False, accepted.json()["id"]: True}
 
     lines = f"# GitHub's\ngithub.com,[gh.example]:2222 {sshd.host_key} a comment\n\n"
     given = await capstan.http.post(api, json={"known_hosts": lines})
@@ -201,7 +206,7 @@ async def test_host_keys_are_scanned_untrusted_given_trusted_accepted_and_remove
     actions = [e["action"] for e in events]
     assert {"host_key.scan", "host_key.accept", "host_key.add", "host_key.delete"} <= set(actions)
     replacing = next(e["details"] for e in events if e["action"] == "host_key.accept")
-    assert replacing["replaced"] == [old["fingerprint"]]
+    assert sorted(replacing["replaced"]) == sorted([old["fingerprint"], other["fingerprint"]])
 
 
 @pytest.mark.parametrize(

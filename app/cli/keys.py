@@ -62,8 +62,8 @@ def register(sub: Any) -> None:
     add.add_argument("file", metavar="FILE", nargs="?", default="-", help="known_hosts lines")
     for name, func, summary, text in (
         ("accept", cmd_hosts_accept, "trust a recorded key",
-         "Trust host key ID of PROJECT; it replaces a trusted key of the same type for that "
-         "host (a key that changed)."),
+         "Trust host key ID of PROJECT; it replaces every other trusted key of that host and "
+         "port, of any type (a host whose key changed)."),
         ("remove", cmd_hosts_remove, "forget a key", "Delete host key ID of PROJECT."),
     ):  # fmt: skip
         action = command(hosts_sub, name, func, summary, text)

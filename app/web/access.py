@@ -171,13 +171,13 @@ async def _host_key(request: Request, project: Project) -> HostKey:
 
 
 async def accept_host_key(request: Request) -> Response:
-    """Trust a recorded host key. It replaces a trusted key of the same type for that host
-    and port (a host whose key changed), which stops being trusted."""
+    """Trust a recorded host key. It replaces every other trusted key of that host and port,
+    of any type (a host whose key changed was rebuilt, or is not the host it was): those stop
+    being trusted. Give the host's other keys as known_hosts lines to trust them too."""
     project = await find_project(request)
     pin = await _host_key(request, project)
     pinned = HostKey.filter(project_id=project.id, host=pin.host, port=pin.port, trusted=True)
-    kind = pin.key.split()[0]
-    replaced = [old for old in await pinned.exclude(id=pin.id) if old.key.split()[0] == kind]
+    replaced = await pinned.exclude(id=pin.id)
     for old in replaced:
         old.trusted = False
         await old.save(update_fields=["trusted"])
