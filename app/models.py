@@ -79,8 +79,8 @@ class Deployment(Model):
     # Every secret value a stage of this run was given, AES-256-GCM encrypted: they stay
     # masked for the whole run even after they change, whichever worker resumes it.
     seen_secrets = fields.TextField(null=True)
-    # Per target: {"name", "status", "previous", "switched", "health"}: what a resumed or
-    # failed run needs to finish, or roll back, the hosts it reached.
+    # Per target: {"name", "status", "previous", "release"}: what a resumed or failed run
+    # needs to finish, or roll back, the hosts it reached.
     targets: list[dict[str, Any]] | None = fields.JSONField(null=True)
     active_slot = fields.UUIDField(null=True, unique=True)
     lease_holder = fields.CharField(max_length=128, null=True)

@@ -6,6 +6,7 @@ import dataclasses
 import re
 import urllib.parse
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from app.domain import repos
@@ -151,8 +152,8 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         "repo_url": _repo_url,
         "branch": lambda v: validate_ref(v, "branch"),
         "stages": _stages,
-        "concurrency": _concurrency,
-        "keep_releases": _keep_releases,
+        "concurrency": lambda v: _choice(Concurrency, v, "concurrency"),
+        "keep_releases": lambda v: _bounded(v, 1, MAX_KEEP_RELEASES, "keep_releases"),
         "keep_logs": lambda v: _optional_count(v, "keep_logs", MAX_KEEP_LOGS),
         "keep_log_days": lambda v: _optional_count(v, "keep_log_days", MAX_KEEP_LOG_DAYS),
         "on_rollback": _on_rollback,
@@ -160,8 +161,8 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
         "paths": _paths,
         "members_can_approve": _flag,
         "no_self_approval": _flag,
-        "strategy": _strategy,
-        "batch_size": _batch_size,
+        "strategy": lambda v: _choice(Strategy, v, "strategy"),
+        "batch_size": lambda v: _bounded(v, 1, MAX_BATCH_SIZE, "batch_size"),
         "health_check": _health_check,
     }
     for key, check in checks.items():
@@ -197,18 +198,18 @@ def _repo_url(value: object) -> str | None:
     return repos.check(value)
 
 
-def _concurrency(value: object) -> str:
+def _choice(choices: type[StrEnum], value: object, field: str) -> str:
+    """The value of the member of `choices` that `value` names."""
     try:
-        return Concurrency(str(value)).value
+        return choices(str(value)).value
     except ValueError:
-        choices = ", ".join(c.value for c in Concurrency)
-        raise Invalid(f"concurrency must be one of: {choices}", field="concurrency") from None
+        names = ", ".join(c.value for c in choices)
+        raise Invalid(f"{field} must be one of: {names}", field=field) from None
 
 
-def _keep_releases(value: object) -> int:
-    if not _is_int(value) or not 1 <= value <= MAX_KEEP_RELEASES:  # type: ignore[operator]
-        message = f"keep_releases must be an integer from 1 to {MAX_KEEP_RELEASES}"
-        raise Invalid(message, field="keep_releases")
+def _bounded(value: object, low: int, high: int, field: str) -> int:
+    if not _is_int(value) or not low <= value <= high:  # type: ignore[operator]
+        raise Invalid(f"{field} must be an integer from {low} to {high}", field=field)
     return value  # type: ignore[return-value]
 
 
@@ -232,21 +233,6 @@ def _flag(value: object, field: str = "") -> bool:
     if not isinstance(value, bool):
         raise Invalid(f"{field} must be true or false", field=field)
     return value
-
-
-def _strategy(value: object) -> str:
-    try:
-        return Strategy(str(value)).value
-    except ValueError:
-        choices = ", ".join(c.value for c in Strategy)
-        raise Invalid(f"strategy must be one of: {choices}", field="strategy") from None
-
-
-def _batch_size(value: object) -> int:
-    if not _is_int(value) or not 1 <= value <= MAX_BATCH_SIZE:  # type: ignore[operator]
-        message = f"batch_size must be an integer from 1 to {MAX_BATCH_SIZE}"
-        raise Invalid(message, field="batch_size")
-    return value  # type: ignore[return-value]
 
 
 def _health_check(value: object) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.db.clients import settled
-from app.domain.pipeline import MAX_INTERRUPTIONS, judge
+from app.domain.pipeline import judge
 from app.domain.status import Kind, StageStatus, Strategy
 from app.engine import health, targets
 from app.engine.process import StageTimeout
@@ -156,14 +156,11 @@ class Rollout:
         index = next((i for i in self.indices if stages[i]["status"] == StageStatus.RUNNING), None)
         if index is None:
             return None
-        state, name = stages[index], self.runner.specs[index].name
-        state["interruptions"] = state.get("interruptions", 0) + 1
         marker = f"CAPSTAN_DEPLOYMENT_ID={self.dep.id}"
         await each(targets.stop_marked(host, marker, self.grace) for host in self.hosts.values())
-        if state["interruptions"] >= MAX_INTERRUPTIONS:
-            await self.runner._set_stage(index, StageStatus.FAILED, finished_at=stamp())
-            return f"stage {name} was interrupted {state['interruptions']} times; giving up"
-        await self.runner._save(stages=stages)
+        if (error := await self.runner._count_interruption(index)) is not None:
+            return error
+        name = self.runner.specs[index].name
         await self.sink.say(f"stage {name} on targets was interrupted; running it again")
         return None
 
@@ -441,15 +438,9 @@ class Rollout:
     async def _env(self, host: Host, release_dir: str) -> dict[str, str]:
         """A script's environment on a target: the project's secrets and CAPSTAN_* (the
         target's own directories; nothing of the Capstan host's environment)."""
-        dep = self.dep
         return {
             **await self.runner._secrets(),
-            "CAPSTAN_PROJECT": self.project.name,
-            "CAPSTAN_DEPLOYMENT_ID": str(dep.id),
-            "CAPSTAN_SEQ": str(dep.seq),
-            "CAPSTAN_REF": dep.ref or "",
-            "CAPSTAN_COMMIT": dep.commit or "",
-            "CAPSTAN_VERSION": dep.version or "",
+            **self.runner._deployment_env(),
             "CAPSTAN_RELEASE": self.release,
             "CAPSTAN_RELEASE_DIR": release_dir,
             "CAPSTAN_CURRENT_DIR": host.current_dir(),

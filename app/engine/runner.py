@@ -276,23 +276,30 @@ class Runner:
     async def _resume_interrupted(self, index: int) -> End | None:
         """The stage was running when its worker died or stopped: run it again, or give up."""
         state = self.stages[index]
-        interruptions = state.get("interruptions", 0) + 1
-        state["interruptions"] = interruptions
         grace = self.settings.kill_grace_seconds
         found = await asyncio.to_thread(process.kill_orphans, str(self.dep.id), grace)
         if found:
             await self.sink.say(f"stopped {found} leftover process group(s) of the lost attempt")
-        name = self.specs[index].name
-        if interruptions >= MAX_INTERRUPTIONS:
-            await self._set_stage(index, status=StageStatus.FAILED, finished_at=stamp())
-            return failed(f"stage {name} was interrupted {interruptions} times; giving up")
-        delay = backoff(interruptions)
-        await self._save(stages=self.stages)
+        if (error := await self._count_interruption(index)) is not None:
+            return failed(error)
+        delay = backoff(state["interruptions"])
         await self.sink.say(
-            f"attempt {state['attempt']} of stage {name} was interrupted; "
+            f"attempt {state['attempt']} of stage {self.specs[index].name} was interrupted; "
             f"running it again in {delay} s"
         )
         await asyncio.sleep(delay)
+        return None
+
+    async def _count_interruption(self, index: int) -> str | None:
+        """One more interruption of the stage, saved; after MAX_INTERRUPTIONS the stage
+        FAILED and why (here and on targets alike)."""
+        state = self.stages[index]
+        state["interruptions"] = state.get("interruptions", 0) + 1
+        if state["interruptions"] >= MAX_INTERRUPTIONS:
+            await self._set_stage(index, status=StageStatus.FAILED, finished_at=stamp())
+            name = self.specs[index].name
+            return f"stage {name} was interrupted {state['interruptions']} times; giving up"
+        await self._save(stages=self.stages)
         return None
 
     async def _park(self, index: int) -> End:
@@ -389,16 +396,21 @@ class Runner:
             except Exception as exc:
                 log.warning("lease renewal failed", extra={"error": str(exc)})
 
-    def _stage_env(self, release_dir: Path) -> dict[str, str]:
+    def _deployment_env(self) -> dict[str, str]:
+        """What a stage is told of its deployment, on the Capstan host or on a target."""
         dep = self.dep
-        env = dict(self.settings.base_env)
+        return {
+            "CAPSTAN_PROJECT": self.project_dir.name,
+            "CAPSTAN_DEPLOYMENT_ID": str(dep.id),
+            "CAPSTAN_SEQ": str(dep.seq),
+            "CAPSTAN_REF": dep.ref or "",
+            "CAPSTAN_COMMIT": dep.commit or "",
+            "CAPSTAN_VERSION": dep.version or "",
+        }
+
+    def _stage_env(self, release_dir: Path) -> dict[str, str]:
+        env = {**self.settings.base_env, **self._deployment_env()}
         env.update(
-            CAPSTAN_PROJECT=self.project_dir.name,
-            CAPSTAN_DEPLOYMENT_ID=str(dep.id),
-            CAPSTAN_SEQ=str(dep.seq),
-            CAPSTAN_REF=dep.ref or "",
-            CAPSTAN_COMMIT=dep.commit or "",
-            CAPSTAN_VERSION=dep.version or "",
             CAPSTAN_RELEASE_DIR=str(release_dir.resolve()),
             CAPSTAN_CURRENT_DIR=str((self.project_dir / "current").absolute()),
             CAPSTAN_CACHE_DIR=str(self.project_dir / "cache"),
