@@ -242,7 +242,8 @@ class Rollout:
                 await self.runner._set_stage(index, StageStatus.RUNNING, attempt=attempt)
             host, started = self.hosts[target.name], time.monotonic()
             code: int | None
-            lost, stray = False, None  # the connection failed; the marker of what may run on
+            # lost: the connection failed; stray: the run marker of what it may have left
+            lost, stray = False, None
             try:
                 code = await targets.run_script(
                     host,
