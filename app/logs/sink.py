@@ -49,6 +49,7 @@ class LogSink:
         self._publish = publish
         self._lines: list[str] = []
         self._buffered = 0
+        self._storing = 0  # bytes of the batch being stored, not yet in `_bytes`
         self._decoder = utf8_decoder()
         self._masker = masker
         self._splitter = LineSplitter()
@@ -103,7 +104,7 @@ class LogSink:
         if self._truncated or not lines:
             return
         size = sum(map(len, lines)) + len(lines)
-        if self._bytes + self._buffered + size > self._max_bytes:
+        if self._bytes + self._storing + self._buffered + size > self._max_bytes:
             self._truncated = True
             lines = [f"[capstan] log truncated at {self._max_bytes} bytes; the stage goes on"]
             size = len(lines[0]) + 1
@@ -125,8 +126,9 @@ class LogSink:
 
         async def store() -> None:
             await self._store(batch)
-            self._cursor, self._bytes = batch.last, self._bytes + size
+            self._cursor, self._bytes, self._storing = batch.last, self._bytes + size, 0
 
+        self._storing = size
         await settled(store())
         await self._publish(batch)
 
