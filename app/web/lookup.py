@@ -48,12 +48,11 @@ async def find_deployment(request: Request) -> tuple[Deployment, Project]:
         dep_id = uuid.UUID(request.path_params["deployment"])
     except ValueError:
         raise NotFound("no such deployment", code="deployment_not_found") from None
-    dep = await rows.one(Deployment, "id", dep_id)
-    project = await rows.one(Project, "id", dep.project_id) if dep else None
-    if dep is None or project is None:
+    found = await rows.one_with(Deployment, "id", dep_id, Project, "project_id")
+    if found is None:
         raise NotFound("no such deployment", code="deployment_not_found")
-    request.state.deployment = dep, project
-    return dep, project
+    request.state.deployment = found
+    return found
 
 
 async def project_of(request: Request) -> Project | None:
