@@ -350,6 +350,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _on_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("database_url") == "postgres"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     keep = [
         item
@@ -360,7 +365,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 or item.get_closest_marker("sqlite_only")
                 or item.get_closest_marker("one_database")
             )
-            and "[postgres]" in item.nodeid
+            and _on_postgres(item)
         )
     ]
     if len(keep) != len(items):
