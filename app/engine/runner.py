@@ -317,14 +317,18 @@ class Runner:
         dep = self.dep
         assert dep.release is not None
         releases.activate(self.project_dir, dep.release)
+        # Old releases go before the row says COMPLETED (whoever reads it sees them gone),
+        # in a thread: removing a tree can take a while.
+        removed = await asyncio.to_thread(
+            releases.prune, self.project_dir, project.keep_releases, {dep.release}
+        )
+        if removed:
+            log.info("pruned releases", extra={"project": project.name, "removed": removed})
         await self.sink.flush()
         async with self.write_lock:
             await settled(store.complete(dep))
         self.engine.metrics.finished.labels(Status.COMPLETED).inc()
         await self.engine.report(dep)
-        removed = releases.prune(self.project_dir, project.keep_releases, {dep.release})
-        if removed:
-            log.info("pruned releases", extra={"project": project.name, "removed": removed})
 
     async def _secrets(self) -> dict[str, str]:
         """The project's secrets as of now, decrypted for a stage's environment. Every value
