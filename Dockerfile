@@ -1,8 +1,11 @@
 # Capstan in a container: `docker run -p 8000:8000 -v capstan:/data capstan`
 FROM python:3.12-slim
 
+# openssh-client and rsync: private repositories over SSH and shipping releases to targets;
+# tini: PID 1 that reaps orphans (a sandbox's exited processes would stay zombies otherwise).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git tar bubblewrap util-linux \
+        openssh-client rsync tini \
     && rm -rf /var/lib/apt/lists/*
 
 # A regular (non-editable) install: the wheel carries the migrations, the web UI's templates and
@@ -24,4 +27,5 @@ EXPOSE 8000
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+ENTRYPOINT ["tini", "--"]
 CMD ["capstan", "serve"]
