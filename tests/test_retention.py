@@ -18,8 +18,10 @@ async def test_only_the_last_deployments_keep_their_logs(capstan: Capstan) -> No
     deps = []
     for _ in range(4):
         deps.append(await capstan.wait_for((await capstan.trigger())["id"], "COMPLETED"))
-    assert await LogChunk.filter(deployment_id=deps[0]["id"]).count() > 1
-    assert await retention.prune() > 0
+        if len(deps) == 1:  # stored, and (the last two) kept
+            assert await LogChunk.filter(deployment_id=deps[0]["id"]).count() >= 1
+    # The server's reconciler prunes too (every few seconds here): whichever pass comes first.
+    await retention.prune()
     for old in deps[:2]:
         assert await LogChunk.filter(deployment_id=old["id"]).count() == 0
         assert (await capstan.deployment(old["id"]))["status"] == "COMPLETED"  # still history
@@ -36,7 +38,8 @@ async def test_logs_older_than_the_days_kept_go(capstan: Capstan) -> None:
     assert await retention.prune() == 0  # ended just now
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
     await Deployment.filter(id=dep["id"]).update(finished_at=old)
-    assert await retention.prune() > 0
+    await retention.prune()  # or the reconciler's pass, if it came first
+    assert await LogChunk.filter(deployment_id=dep["id"]).count() == 0
     assert await capstan.log(dep["id"]) == ""
 
 
