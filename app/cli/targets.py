@@ -98,11 +98,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         return show_json(target)
     print(f"added target {target['name']} to {args.project}", file=sys.stderr)
-    print(
-        f"Append this line to ~{target['user']}/.ssh/authorized_keys on {target['host']}:",
-        file=sys.stderr,
-    )
-    print(target["public_key"])
+    _let_in(target, "Append this line to")
     print(f"then: capstan targets check {args.project} {target['name']}", file=sys.stderr)
     return Exit.OK
 
@@ -145,9 +141,12 @@ def cmd_rekey(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         return show_json(target)
     print(f"new key pair for target {target['name']} ({target['fingerprint']})", file=sys.stderr)
-    print(
-        f"Replace its line in ~{target['user']}/.ssh/authorized_keys on {target['host']} with:",
-        file=sys.stderr,
-    )
-    print(target["public_key"])
+    _let_in(target, "Replace its line in", " with")
     return Exit.OK
+
+
+def _let_in(target: dict[str, Any], what: str, tail: str = "") -> None:
+    """The public key on stdout, after where to put it on the server (on stderr)."""
+    where = f"~{target['user']}/.ssh/authorized_keys on {target['host']}"
+    print(f"{what} {where}{tail}:", file=sys.stderr)
+    print(target["public_key"])

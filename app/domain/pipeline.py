@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from app.domain import repos
+from app.domain import repos, text
 from app.domain.status import Concurrency, StageStatus, Strategy
 from app.errors import Invalid
 
@@ -137,12 +137,7 @@ def validate_project(data: object, *, create: bool) -> dict[str, Any]:
     With `create`, `name` and `stages` are required and defaults are filled in; otherwise
     (PATCH) only the fields given are returned and `name` may not change.
     """
-    if not isinstance(data, dict):
-        raise Invalid("the body must be a JSON object", field="body")
-    allowed = {"name", *EDITABLE}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+    data = text.only(data, "name", *EDITABLE)
     out: dict[str, Any] = {}
     if create:
         out["name"] = validate_name(data.get("name"))

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from app.domain import hosts
+from app.domain import hosts, text
 from app.errors import Invalid
 
 TARGET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -35,11 +35,7 @@ def validate_target(data: object, *, create: bool) -> dict[str, Any]:
     With `create`, `name`, `host`, `user` and `path` are required and defaults are filled in;
     otherwise (PATCH) only the fields given are returned and `name` may not change.
     """
-    if not isinstance(data, dict):
-        raise Invalid("the body must be a JSON object", field="body")
-    unknown = sorted(set(data) - {"name", *EDITABLE})
-    if unknown:
-        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+    data = text.only(data, "name", *EDITABLE)
     out: dict[str, Any] = {}
     if create:
         out["name"] = validate_target_name(data.get("name"))

@@ -9,6 +9,19 @@ instead of failing as a 500 deep in a query. The walks are iterative: nesting co
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+
+from app.errors import Invalid
+
+
+def only(body: object, *fields: str) -> dict[str, Any]:
+    """`body` if it is a JSON object naming no field but `fields`; else a 422 naming the field."""
+    if not isinstance(body, dict):
+        raise Invalid("the body must be a JSON object", field="body")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+    return body
 
 
 def storable(text: str) -> bool:

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from app.domain import text
 from app.domain.notify import EMAIL_SECURITY, FIELDS, EventKind, ProviderKind
 from app.errors import Invalid
 from app.keyring.rotation import sealed_purpose
@@ -78,9 +79,7 @@ def split(
     data: dict[str, Any], plain: tuple[str, ...], secret: tuple[str, ...], required: tuple[str, ...]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """`data`'s known fields, checked, as (plain, secret); unknown ones are refused."""
-    unknown = sorted(set(data) - set(plain) - set(secret))
-    if unknown:
-        raise Invalid(f"unknown field {unknown[0]!r}", field=unknown[0])
+    text.only(data, *plain, *secret)
     for name in required:
         if name in (*plain, *secret) and data.get(name) in (None, ""):
             raise Invalid(f"{name} is required", field=name)
